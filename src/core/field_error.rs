@@ -1,0 +1,197 @@
+//! Field errors that read like the Kubernetes API server's (`<path>: <Type>: <detail>`).
+
+use serde_json::Value;
+use std::fmt;
+
+/// A dotted field path such as `spec.providerSpec.value.instanceType`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldPath(Vec<String>);
+
+impl FieldPath {
+    pub fn new<I, S>(segments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self(segments.into_iter().map(Into::into).collect())
+    }
+
+    pub fn child(&self, segment: &str) -> Self {
+        let mut segments = self.0.clone();
+        segments.push(segment.to_owned());
+        Self(segments)
+    }
+
+    pub fn segments(&self) -> &[String] {
+        &self.0
+    }
+
+    /// RFC 6901 pointer to the same place, for JSON Patch.
+    pub fn to_pointer(&self) -> json_patch::jsonptr::PointerBuf {
+        json_patch::jsonptr::PointerBuf::from_tokens(self.0.iter().map(String::as_str))
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("."))
+    }
+}
+
+/// The kinds of field error this webhook reports, named as Kubernetes names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldErrorKind {
+    /// `Unsupported value: "x": supported values: "A", "B"`, with an optional hint.
+    Unsupported {
+        value: String,
+        supported: Vec<String>,
+        hint: Option<String>,
+    },
+    /// `Invalid value: <value>: <detail>`.
+    Invalid { value: String, detail: String },
+    /// `Required value: <detail>`.
+    Required { detail: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: FieldPath,
+    pub kind: FieldErrorKind,
+}
+
+impl FieldError {
+    pub fn unsupported(path: FieldPath, value: &str, supported: &[&str], hint: Option<String>) -> Self {
+        Self {
+            path,
+            kind: FieldErrorKind::Unsupported {
+                value: value.to_owned(),
+                supported: supported.iter().map(|s| (*s).to_owned()).collect(),
+                hint,
+            },
+        }
+    }
+
+    pub fn invalid(path: FieldPath, value: &Value, detail: impl Into<String>) -> Self {
+        Self {
+            path,
+            kind: FieldErrorKind::Invalid {
+                value: display_value(value),
+                detail: detail.into(),
+            },
+        }
+    }
+
+    pub fn required(path: FieldPath, detail: impl Into<String>) -> Self {
+        Self {
+            path,
+            kind: FieldErrorKind::Required {
+                detail: detail.into(),
+            },
+        }
+    }
+
+    /// The `reason` of a `StatusCause`, as the API server spells it.
+    pub fn cause_reason(&self) -> &'static str {
+        match self.kind {
+            FieldErrorKind::Unsupported { .. } => "FieldValueNotSupported",
+            FieldErrorKind::Invalid { .. } => "FieldValueInvalid",
+            FieldErrorKind::Required { .. } => "FieldValueRequired",
+        }
+    }
+
+    /// The error without its path: the `message` of a `StatusCause`.
+    pub fn body(&self) -> String {
+        match &self.kind {
+            FieldErrorKind::Unsupported {
+                value,
+                supported,
+                hint,
+            } => {
+                let supported = supported
+                    .iter()
+                    .map(|s| quote(s))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut body = format!("Unsupported value: {}: supported values: {supported}", quote(value));
+                if let Some(hint) = hint {
+                    body.push_str("; ");
+                    body.push_str(hint);
+                }
+                body
+            }
+            FieldErrorKind::Invalid { value, detail } => format!("Invalid value: {value}: {detail}"),
+            FieldErrorKind::Required { detail } => format!("Required value: {detail}"),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.body())
+    }
+}
+
+/// Longest user-supplied string echoed into a message; the rest is elided so that a
+/// hostile object cannot make the answer, the logs or kubectl's output huge.
+const MAX_ECHOED_CHARS: usize = 64;
+
+/// Quotes a user-supplied string for a message, elided past [`MAX_ECHOED_CHARS`].
+pub fn quote(s: &str) -> String {
+    if s.chars().count() <= MAX_ECHOED_CHARS {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(MAX_ECHOED_CHARS).collect();
+        format!("{:?}", format!("{head}..."))
+    }
+}
+
+/// Renders a JSON value the way the API server prints an invalid value: scalars as
+/// themselves, containers by their type so that whole objects are never echoed.
+pub fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => quote(s),
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(_) => "\"array\"".to_owned(),
+        Value::Object(_) => "\"object\"".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unsupported_reads_like_kubernetes() {
+        let path = FieldPath::new(["spec", "providerSpec", "value", "networkInterfaceType"]);
+        let err = FieldError::unsupported(path, "foo", &["EFA", "ENA"], None);
+        assert_eq!(
+            err.to_string(),
+            r#"spec.providerSpec.value.networkInterfaceType: Unsupported value: "foo": supported values: "EFA", "ENA""#
+        );
+        assert_eq!(err.cause_reason(), "FieldValueNotSupported");
+    }
+
+    #[test]
+    fn invalid_never_echoes_containers_or_huge_strings() {
+        let path = FieldPath::new(["x"]);
+        assert_eq!(
+            FieldError::invalid(path.clone(), &json!({"a": 1}), "must be a string").to_string(),
+            r#"x: Invalid value: "object": must be a string"#
+        );
+        assert_eq!(
+            FieldError::invalid(path.clone(), &json!(5), "must be a string").to_string(),
+            "x: Invalid value: 5: must be a string"
+        );
+        let huge = "a".repeat(10_000);
+        assert!(FieldError::invalid(path, &json!(huge), "d").to_string().len() < 100);
+    }
+
+    #[test]
+    fn json_pointer_escapes_tokens() {
+        let path = FieldPath::new(["metadata", "labels", "a/b~c"]);
+        assert_eq!(path.to_pointer().as_str(), "/metadata/labels/a~1b~0c");
+    }
+}

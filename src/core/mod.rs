@@ -1,0 +1,75 @@
+//! The pure decision: given an object (and the old one), the operation and a capability
+//! lookup, return the patch, the field errors and the warnings. No I/O happens here.
+
+pub mod capability;
+mod decide;
+pub mod field_error;
+pub mod object;
+pub mod spelling;
+
+pub use capability::{
+    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, SourceKind,
+};
+pub use decide::{mutate, validate};
+pub use field_error::{FieldError, FieldErrorKind, FieldPath};
+pub use object::TargetKind;
+pub use spelling::{InterfaceType, Spelling};
+
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+/// What to do with an EFA instance type the table does not know, or that the region
+/// does not offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownInstanceType {
+    Warn,
+    Deny,
+}
+
+/// The operator's choices that shape every decision.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub spelling: Spelling,
+    pub unknown_instance_type: UnknownInstanceType,
+    /// The region assumed when `placement.region` is not set.
+    pub default_region: String,
+}
+
+/// The parts of an AdmissionRequest the decision reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub kind: &'a str,
+    pub operation: Operation,
+    pub object: Option<&'a Value>,
+    pub old_object: Option<&'a Value>,
+}
+
+/// The outcome. A denial is data: `errors` is non-empty.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decision {
+    pub patch: json_patch::Patch,
+    pub errors: Vec<FieldError>,
+    pub warnings: Vec<String>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    fn denied(error: FieldError) -> Self {
+        Decision {
+            errors: vec![error],
+            ..Decision::default()
+        }
+    }
+}

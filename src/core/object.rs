@@ -1,0 +1,190 @@
+//! Where the AWS provider config lives in each kind, and reading its fields without
+//! ever deserialising it into a typed struct.
+
+use super::field_error::{FieldError, FieldPath};
+use serde_json::{Map, Value};
+
+pub const MACHINE_GROUP: &str = "machine.openshift.io";
+pub const MACHINE_VERSION: &str = "v1beta1";
+pub const AWS_PROVIDER_KIND: &str = "AWSMachineProviderConfig";
+pub const AWS_PROVIDER_API_VERSIONS: [&str; 2] = [
+    "machine.openshift.io/v1beta1",
+    "awsproviderconfig.openshift.io/v1beta1",
+];
+pub const ROLE_LABEL: &str = "machine.openshift.io/cluster-api-machine-role";
+
+/// The kinds this webhook decides on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Machine,
+    MachineSet,
+}
+
+impl TargetKind {
+    /// The kind named by an AdmissionRequest's `kind`, if it is one of ours.
+    pub fn from_gvk(group: &str, version: &str, kind: &str) -> Option<Self> {
+        if group != MACHINE_GROUP || version != MACHINE_VERSION {
+            return None;
+        }
+        match kind {
+            "Machine" => Some(TargetKind::Machine),
+            "MachineSet" => Some(TargetKind::MachineSet),
+            _ => None,
+        }
+    }
+
+    /// The path of the provider config's value inside the object.
+    pub fn provider_config_path(self) -> FieldPath {
+        match self {
+            TargetKind::Machine => FieldPath::new(["spec", "providerSpec", "value"]),
+            TargetKind::MachineSet => {
+                FieldPath::new(["spec", "template", "spec", "providerSpec", "value"])
+            }
+        }
+    }
+
+    /// Where role labels may be set: the object's own, and a MachineSet's template.
+    fn label_paths(self) -> &'static [&'static [&'static str]] {
+        match self {
+            TargetKind::Machine => &[&["metadata", "labels"]],
+            TargetKind::MachineSet => &[
+                &["metadata", "labels"],
+                &["spec", "template", "metadata", "labels"],
+            ],
+        }
+    }
+}
+
+/// The AWS provider config of an object, with the fields the rules read.
+#[derive(Debug)]
+pub struct ProviderConfig<'a> {
+    pub path: FieldPath,
+    pub network_interface_type: Option<&'a Value>,
+    pub instance_type: Option<&'a Value>,
+    pub region: Option<&'a Value>,
+}
+
+impl ProviderConfig<'_> {
+    pub fn field_path(&self, field: &str) -> FieldPath {
+        self.path.child(field)
+    }
+
+    /// The three fields whose change (or not) decides ratcheting.
+    pub fn checked_fields(&self) -> [Option<&Value>; 3] {
+        [self.network_interface_type, self.instance_type, self.region]
+    }
+}
+
+/// A present, non-null value.
+fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).filter(|v| !v.is_null())
+}
+
+/// Finds the AWS provider config in `object`. `Ok(None)`: there is none, or it belongs to
+/// another provider; `Err`: the object is malformed on the way to it.
+pub fn find_provider_config(
+    object: &Value,
+    kind: TargetKind,
+) -> Result<Option<ProviderConfig<'_>>, FieldError> {
+    let path = kind.provider_config_path();
+    let mut current = object;
+    for (depth, segment) in path.segments().iter().enumerate() {
+        let Value::Object(map) = current else {
+            let walked = FieldPath::new(path.segments()[..depth].iter().cloned());
+            return Err(FieldError::invalid(walked, current, "must be an object"));
+        };
+        match present(map, segment) {
+            Some(next) => current = next,
+            None => return Ok(None),
+        }
+    }
+    let Value::Object(config) = current else {
+        return Err(FieldError::invalid(path, current, "must be an object"));
+    };
+    let is_aws = config.get("kind").and_then(Value::as_str) == Some(AWS_PROVIDER_KIND)
+        && config
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| AWS_PROVIDER_API_VERSIONS.contains(&v));
+    if !is_aws {
+        return Ok(None);
+    }
+    let region = match present(config, "placement") {
+        None => None,
+        Some(Value::Object(placement)) => present(placement, "region"),
+        Some(other) => {
+            return Err(FieldError::invalid(path.child("placement"), other, "must be an object"));
+        }
+    };
+    Ok(Some(ProviderConfig {
+        network_interface_type: present(config, "networkInterfaceType"),
+        instance_type: present(config, "instanceType"),
+        region,
+        path,
+    }))
+}
+
+/// Reads an optional string field: `Ok(None)` when absent, null or empty.
+pub fn optional_string(value: Option<&Value>, path: FieldPath) -> Result<Option<&str>, FieldError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(FieldError::invalid(path, other, "must be a string")),
+    }
+}
+
+fn pointer<'a>(object: &'a Value, segments: &[&str]) -> Option<&'a Value> {
+    segments.iter().try_fold(object, |v, s| v.get(*s))
+}
+
+pub fn is_being_deleted(object: &Value) -> bool {
+    pointer(object, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
+}
+
+/// The machine role from the role label, looked for where `kind` carries labels.
+pub fn machine_role(object: &Value, kind: TargetKind) -> Option<&str> {
+    kind.label_paths()
+        .iter()
+        .filter_map(|labels| pointer(object, labels)?.get(ROLE_LABEL)?.as_str())
+        .next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn aws(value: Value) -> Value {
+        let mut config = json!({"apiVersion": "machine.openshift.io/v1beta1", "kind": "AWSMachineProviderConfig"});
+        config.as_object_mut().unwrap().extend(value.as_object().unwrap().clone());
+        json!({"spec": {"providerSpec": {"value": config}}})
+    }
+
+    #[test]
+    fn finds_fields_of_an_aws_config() {
+        let object = aws(json!({"instanceType": "p4d.24xlarge", "networkInterfaceType": "EFA", "placement": {"region": "us-east-1"}}));
+        let config = find_provider_config(&object, TargetKind::Machine).unwrap().unwrap();
+        assert_eq!(config.instance_type, Some(&json!("p4d.24xlarge")));
+        assert_eq!(config.region, Some(&json!("us-east-1")));
+        assert_eq!(config.field_path("instanceType").to_string(), "spec.providerSpec.value.instanceType");
+    }
+
+    #[test]
+    fn other_providers_and_missing_configs_are_not_ours() {
+        let gcp = json!({"spec": {"providerSpec": {"value": {"apiVersion": "machine.openshift.io/v1beta1", "kind": "GCPMachineProviderSpec"}}}});
+        assert!(find_provider_config(&gcp, TargetKind::Machine).unwrap().is_none());
+        assert!(find_provider_config(&json!({"spec": {}}), TargetKind::Machine).unwrap().is_none());
+        assert!(find_provider_config(&json!({}), TargetKind::MachineSet).unwrap().is_none());
+    }
+
+    #[test]
+    fn malformed_containers_are_named() {
+        let err = find_provider_config(&json!({"spec": {"providerSpec": "x"}}), TargetKind::Machine).unwrap_err();
+        assert_eq!(err.to_string(), r#"spec.providerSpec: Invalid value: "x": must be an object"#);
+        let err = find_provider_config(&json!({"spec": {"providerSpec": {"value": 3}}}), TargetKind::Machine).unwrap_err();
+        assert_eq!(err.to_string(), "spec.providerSpec.value: Invalid value: 3: must be an object");
+        let err = find_provider_config(&aws(json!({"placement": []})), TargetKind::Machine).unwrap_err();
+        assert_eq!(err.to_string(), r#"spec.providerSpec.value.placement: Invalid value: "array": must be an object"#);
+    }
+}

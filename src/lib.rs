@@ -1,0 +1,9 @@
+#![forbid(unsafe_code)]
+//! machine-efa-webhook: admission webhook for `networkInterfaceType` on OpenShift
+//! Machine API AWS machines.
+//!
+//! Three rooms: [`core`] decides (pure), [`capabilities`] keeps the instance-type table
+//! fresh, and the shell ([`admission`], [`server`], [`tls`], [`certs`], [`cli`]) speaks
+//! HTTPS and AdmissionReview.
+
+pub mod core;
