@@ -117,7 +117,10 @@ pub fn efa_alternatives<'a>(
     limit: usize,
 ) -> Vec<&'a str> {
     let (family, size) = split_type(wanted);
-    let wanted_vcpus = table.instance_type(wanted).map(|t| t.vcpus).filter(|v| *v > 0);
+    let wanted_vcpus = table
+        .instance_type(wanted)
+        .map(|t| t.vcpus)
+        .filter(|v| *v > 0);
     let mut candidates: Vec<((u8, u8, u64), &str)> = table
         .instance_types()
         .filter(|(name, info)| info.efa_supported && offerings.offered.contains(*name))
@@ -145,7 +148,11 @@ pub fn efa_alternatives<'a>(
         })
         .collect();
     candidates.sort_unstable();
-    candidates.into_iter().take(limit).map(|(_, name)| name).collect()
+    candidates
+        .into_iter()
+        .take(limit)
+        .map(|(_, name)| name)
+        .collect()
 }
 
 #[cfg(test)]

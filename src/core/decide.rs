@@ -81,10 +81,13 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
         Some(Value::String(given)) => {
             if let Reading::Alias(interface) = policy.spelling.read(given) {
                 let canonical = policy.spelling.canonical(interface);
-                decision.patch.0.push(PatchOperation::Replace(ReplaceOperation {
-                    path: path.to_pointer(),
-                    value: Value::from(canonical),
-                }));
+                decision
+                    .patch
+                    .0
+                    .push(PatchOperation::Replace(ReplaceOperation {
+                        path: path.to_pointer(),
+                        value: Value::from(canonical),
+                    }));
                 decision.warnings.push(format!(
                     "{path}: {} was changed to {}, the spelling this cluster's Machine API accepts",
                     quote(given),
@@ -99,7 +102,11 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
 }
 
 /// `/validate`: the enum, the EFA capability check and the advice, with ratcheting.
-pub fn validate(req: &Request<'_>, policy: &Policy, capabilities: &dyn CapabilityLookup) -> Decision {
+pub fn validate(
+    req: &Request<'_>,
+    policy: &Policy,
+    capabilities: &dyn CapabilityLookup,
+) -> Decision {
     let subject = match subject(req) {
         Ok(subject) => subject,
         Err(decision) => return decision,
@@ -125,7 +132,12 @@ fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>) -> bool {
         .is_some_and(|old| old.checked_fields() == subject.config.checked_fields())
 }
 
-fn check(subject: &Subject<'_>, policy: &Policy, capabilities: &dyn CapabilityLookup, decision: &mut Decision) {
+fn check(
+    subject: &Subject<'_>,
+    policy: &Policy,
+    capabilities: &dyn CapabilityLookup,
+    decision: &mut Decision,
+) {
     let config = &subject.config;
     let nit_path = config.field_path(NETWORK_INTERFACE_TYPE);
     let instance_path = config.field_path(INSTANCE_TYPE);
@@ -231,7 +243,8 @@ fn check_efa_instance_type(
     let value = Value::from(instance_type);
     match info {
         Some(info) if !info.efa_supported => {
-            let alternatives = efa_alternatives(capabilities, offerings, instance_type, MAX_ALTERNATIVES);
+            let alternatives =
+                efa_alternatives(capabilities, offerings, instance_type, MAX_ALTERNATIVES);
             let offer = if alternatives.is_empty() {
                 format!("no EFA-capable type is offered in {region}")
             } else {
@@ -262,9 +275,11 @@ fn check_efa_instance_type(
             };
             match policy.unknown_instance_type {
                 UnknownInstanceType::Deny => {
-                    decision
-                        .errors
-                        .push(FieldError::invalid(instance_path.clone(), &value, detail));
+                    decision.errors.push(FieldError::invalid(
+                        instance_path.clone(),
+                        &value,
+                        detail,
+                    ));
                     false
                 }
                 UnknownInstanceType::Warn => {

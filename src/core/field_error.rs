@@ -60,7 +60,12 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn unsupported(path: FieldPath, value: &str, supported: &[&str], hint: Option<String>) -> Self {
+    pub fn unsupported(
+        path: FieldPath,
+        value: &str,
+        supported: &[&str],
+        hint: Option<String>,
+    ) -> Self {
         Self {
             path,
             kind: FieldErrorKind::Unsupported {
@@ -112,14 +117,19 @@ impl FieldError {
                     .map(|s| quote(s))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let mut body = format!("Unsupported value: {}: supported values: {supported}", quote(value));
+                let mut body = format!(
+                    "Unsupported value: {}: supported values: {supported}",
+                    quote(value)
+                );
                 if let Some(hint) = hint {
                     body.push_str("; ");
                     body.push_str(hint);
                 }
                 body
             }
-            FieldErrorKind::Invalid { value, detail } => format!("Invalid value: {value}: {detail}"),
+            FieldErrorKind::Invalid { value, detail } => {
+                format!("Invalid value: {value}: {detail}")
+            }
             FieldErrorKind::Required { detail } => format!("Required value: {detail}"),
         }
     }
@@ -186,7 +196,12 @@ mod tests {
             "x: Invalid value: 5: must be a string"
         );
         let huge = "a".repeat(10_000);
-        assert!(FieldError::invalid(path, &json!(huge), "d").to_string().len() < 100);
+        assert!(
+            FieldError::invalid(path, &json!(huge), "d")
+                .to_string()
+                .len()
+                < 100
+        );
     }
 
     #[test]

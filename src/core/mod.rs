@@ -73,3 +73,6 @@ impl Decision {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -113,7 +113,11 @@ pub fn find_provider_config(
         None => None,
         Some(Value::Object(placement)) => present(placement, "region"),
         Some(other) => {
-            return Err(FieldError::invalid(path.child("placement"), other, "must be an object"));
+            return Err(FieldError::invalid(
+                path.child("placement"),
+                other,
+                "must be an object",
+            ));
         }
     };
     Ok(Some(ProviderConfig {
@@ -157,34 +161,72 @@ mod tests {
 
     fn aws(value: Value) -> Value {
         let mut config = json!({"apiVersion": "machine.openshift.io/v1beta1", "kind": "AWSMachineProviderConfig"});
-        config.as_object_mut().unwrap().extend(value.as_object().unwrap().clone());
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(value.as_object().unwrap().clone());
         json!({"spec": {"providerSpec": {"value": config}}})
     }
 
     #[test]
     fn finds_fields_of_an_aws_config() {
-        let object = aws(json!({"instanceType": "p4d.24xlarge", "networkInterfaceType": "EFA", "placement": {"region": "us-east-1"}}));
-        let config = find_provider_config(&object, TargetKind::Machine).unwrap().unwrap();
+        let object = aws(
+            json!({"instanceType": "p4d.24xlarge", "networkInterfaceType": "EFA", "placement": {"region": "us-east-1"}}),
+        );
+        let config = find_provider_config(&object, TargetKind::Machine)
+            .unwrap()
+            .unwrap();
         assert_eq!(config.instance_type, Some(&json!("p4d.24xlarge")));
         assert_eq!(config.region, Some(&json!("us-east-1")));
-        assert_eq!(config.field_path("instanceType").to_string(), "spec.providerSpec.value.instanceType");
+        assert_eq!(
+            config.field_path("instanceType").to_string(),
+            "spec.providerSpec.value.instanceType"
+        );
     }
 
     #[test]
     fn other_providers_and_missing_configs_are_not_ours() {
         let gcp = json!({"spec": {"providerSpec": {"value": {"apiVersion": "machine.openshift.io/v1beta1", "kind": "GCPMachineProviderSpec"}}}});
-        assert!(find_provider_config(&gcp, TargetKind::Machine).unwrap().is_none());
-        assert!(find_provider_config(&json!({"spec": {}}), TargetKind::Machine).unwrap().is_none());
-        assert!(find_provider_config(&json!({}), TargetKind::MachineSet).unwrap().is_none());
+        assert!(
+            find_provider_config(&gcp, TargetKind::Machine)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            find_provider_config(&json!({"spec": {}}), TargetKind::Machine)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            find_provider_config(&json!({}), TargetKind::MachineSet)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn malformed_containers_are_named() {
-        let err = find_provider_config(&json!({"spec": {"providerSpec": "x"}}), TargetKind::Machine).unwrap_err();
-        assert_eq!(err.to_string(), r#"spec.providerSpec: Invalid value: "x": must be an object"#);
-        let err = find_provider_config(&json!({"spec": {"providerSpec": {"value": 3}}}), TargetKind::Machine).unwrap_err();
-        assert_eq!(err.to_string(), "spec.providerSpec.value: Invalid value: 3: must be an object");
-        let err = find_provider_config(&aws(json!({"placement": []})), TargetKind::Machine).unwrap_err();
-        assert_eq!(err.to_string(), r#"spec.providerSpec.value.placement: Invalid value: "array": must be an object"#);
+        let err =
+            find_provider_config(&json!({"spec": {"providerSpec": "x"}}), TargetKind::Machine)
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"spec.providerSpec: Invalid value: "x": must be an object"#
+        );
+        let err = find_provider_config(
+            &json!({"spec": {"providerSpec": {"value": 3}}}),
+            TargetKind::Machine,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "spec.providerSpec.value: Invalid value: 3: must be an object"
+        );
+        let err =
+            find_provider_config(&aws(json!({"placement": []})), TargetKind::Machine).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"spec.providerSpec.value.placement: Invalid value: "array": must be an object"#
+        );
     }
 }

@@ -85,15 +85,47 @@ mod tests {
     #[test]
     fn each_spelling_reads_the_other_as_alias() {
         let cases = [
-            (Spelling::OpenShift, "ENA", Reading::Canonical(InterfaceType::Standard)),
-            (Spelling::OpenShift, "EFA", Reading::Canonical(InterfaceType::Efa)),
-            (Spelling::OpenShift, "interface", Reading::Alias(InterfaceType::Standard)),
-            (Spelling::OpenShift, "efa", Reading::Alias(InterfaceType::Efa)),
+            (
+                Spelling::OpenShift,
+                "ENA",
+                Reading::Canonical(InterfaceType::Standard),
+            ),
+            (
+                Spelling::OpenShift,
+                "EFA",
+                Reading::Canonical(InterfaceType::Efa),
+            ),
+            (
+                Spelling::OpenShift,
+                "interface",
+                Reading::Alias(InterfaceType::Standard),
+            ),
+            (
+                Spelling::OpenShift,
+                "efa",
+                Reading::Alias(InterfaceType::Efa),
+            ),
             (Spelling::OpenShift, "ena", Reading::Unknown),
-            (Spelling::Proposal, "interface", Reading::Canonical(InterfaceType::Standard)),
-            (Spelling::Proposal, "efa", Reading::Canonical(InterfaceType::Efa)),
-            (Spelling::Proposal, "ENA", Reading::Alias(InterfaceType::Standard)),
-            (Spelling::Proposal, "EFA", Reading::Alias(InterfaceType::Efa)),
+            (
+                Spelling::Proposal,
+                "interface",
+                Reading::Canonical(InterfaceType::Standard),
+            ),
+            (
+                Spelling::Proposal,
+                "efa",
+                Reading::Canonical(InterfaceType::Efa),
+            ),
+            (
+                Spelling::Proposal,
+                "ENA",
+                Reading::Alias(InterfaceType::Standard),
+            ),
+            (
+                Spelling::Proposal,
+                "EFA",
+                Reading::Alias(InterfaceType::Efa),
+            ),
             (Spelling::Proposal, "efa-only", Reading::Unknown),
         ];
         for (spelling, value, expected) in cases {

@@ -1,0 +1,793 @@
+//! The rules as a table: every case runs for Machine and MachineSet.
+
+use super::*;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+
+fn provenance() -> Provenance {
+    Provenance {
+        source: SourceKind::Embedded,
+        fetched_at: "2026-11-25T00:00:00Z".into(),
+        stale_reason: None,
+    }
+}
+
+fn instance(efa: bool, vcpus: u32) -> InstanceTypeInfo {
+    InstanceTypeInfo {
+        efa_supported: efa,
+        maximum_efa_interfaces: u32::from(efa),
+        vcpus,
+        memory_mib: u64::from(vcpus) * 4096,
+        network_performance: "Up to 10 Gigabit".into(),
+    }
+}
+
+/// A small table shaped like the real one: us-east-1 lacks hpc6a, us-east-2 has it.
+fn table() -> CapabilityTable {
+    let types = [
+        ("m5.2xlarge", false, 8),
+        ("m5.xlarge", false, 4),
+        ("m5n.24xlarge", true, 96),
+        ("m5dn.24xlarge", true, 96),
+        ("m5zn.12xlarge", true, 48),
+        ("c5n.18xlarge", true, 72),
+        ("c5n.9xlarge", true, 36),
+        ("p4d.24xlarge", true, 96),
+        ("hpc6a.48xlarge", true, 96),
+        ("r5n.24xlarge", true, 96),
+    ];
+    let instance_types: HashMap<_, _> = types
+        .iter()
+        .map(|(name, efa, vcpus)| (name.to_string(), instance(*efa, *vcpus)))
+        .collect();
+    let region = |exclude: &[&str]| RegionOfferings {
+        offered: types
+            .iter()
+            .map(|t| t.0.to_string())
+            .filter(|t| !exclude.contains(&t.as_str()))
+            .collect::<HashSet<_>>(),
+        provenance: provenance(),
+    };
+    CapabilityTable {
+        instance_types,
+        regions: HashMap::from([
+            ("us-east-1".to_string(), region(&["hpc6a.48xlarge"])),
+            ("us-east-2".to_string(), region(&[])),
+        ]),
+    }
+}
+
+fn policy(spelling: Spelling) -> Policy {
+    Policy {
+        spelling,
+        unknown_instance_type: UnknownInstanceType::Warn,
+        default_region: "us-east-1".into(),
+    }
+}
+
+/// Builds an object of `kind` whose AWS provider config has `fields` merged in.
+fn object(kind: TargetKind, fields: Value) -> Value {
+    let mut config = json!({
+        "apiVersion": "machine.openshift.io/v1beta1",
+        "kind": "AWSMachineProviderConfig",
+        "ami": {"id": "ami-0c1b6c4d7ee5f4ad8"},
+        "instanceType": "m5.2xlarge",
+        "placement": {"availabilityZone": "us-east-1a", "region": "us-east-1"},
+        "credentialsSecret": {"name": "aws-cloud-credentials"},
+        "userDataSecret": {"name": "worker-user-data"},
+    });
+    for (k, v) in fields.as_object().unwrap() {
+        if v.is_null() {
+            config.as_object_mut().unwrap().remove(k);
+        } else {
+            config[k] = v.clone();
+        }
+    }
+    let labels = json!({"machine.openshift.io/cluster-api-cluster": "demo-x7k2p",
+                        "machine.openshift.io/cluster-api-machine-role": "worker"});
+    match kind {
+        TargetKind::Machine => json!({
+            "apiVersion": "machine.openshift.io/v1beta1", "kind": "Machine",
+            "metadata": {"name": "demo-x7k2p-worker-a-abcde", "namespace": "openshift-machine-api", "labels": labels},
+            "spec": {"providerSpec": {"value": config}}
+        }),
+        TargetKind::MachineSet => json!({
+            "apiVersion": "machine.openshift.io/v1beta1", "kind": "MachineSet",
+            "metadata": {"name": "demo-x7k2p-worker-a", "namespace": "openshift-machine-api", "labels": labels},
+            "spec": {"replicas": 1, "template": {"metadata": {"labels": labels}, "spec": {"providerSpec": {"value": config}}}}
+        }),
+    }
+}
+
+fn prefix(kind: TargetKind) -> String {
+    kind.provider_config_path().to_string()
+}
+
+fn kind_name(kind: TargetKind) -> &'static str {
+    match kind {
+        TargetKind::Machine => "Machine",
+        TargetKind::MachineSet => "MachineSet",
+    }
+}
+
+fn request<'a>(
+    kind: TargetKind,
+    op: Operation,
+    object: Option<&'a Value>,
+    old: Option<&'a Value>,
+) -> Request<'a> {
+    Request {
+        group: "machine.openshift.io",
+        version: "v1beta1",
+        kind: kind_name(kind),
+        operation: op,
+        object,
+        old_object: old,
+    }
+}
+
+const KINDS: [TargetKind; 2] = [TargetKind::Machine, TargetKind::MachineSet];
+
+/// Applies a decision's patch, as the API server would.
+fn patched(object: &Value, decision: &Decision) -> Value {
+    let mut out = object.clone();
+    json_patch::patch(&mut out, &decision.patch).unwrap();
+    out
+}
+
+fn nit(object: &Value, kind: TargetKind) -> Option<&Value> {
+    let pointer = kind
+        .provider_config_path()
+        .child("networkInterfaceType")
+        .to_pointer();
+    object.pointer(pointer.as_str())
+}
+
+#[test]
+fn mutate_table() {
+    // (spelling, operation, given value (null = absent), expected value after patch, warns)
+    let cases: &[(Spelling, Operation, Value, Value, bool)] = &[
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            Value::Null,
+            json!("ENA"),
+            false,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            json!(""),
+            json!("ENA"),
+            false,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            json!("ENA"),
+            json!("ENA"),
+            false,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            json!("EFA"),
+            json!("EFA"),
+            false,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            json!("efa"),
+            json!("EFA"),
+            true,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            json!("interface"),
+            json!("ENA"),
+            true,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Update,
+            json!("efa"),
+            json!("EFA"),
+            true,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Update,
+            Value::Null,
+            Value::Null,
+            false,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            json!("foo"),
+            json!("foo"),
+            false,
+        ),
+        (
+            Spelling::OpenShift,
+            Operation::Create,
+            json!(7),
+            json!(7),
+            false,
+        ),
+        (
+            Spelling::Proposal,
+            Operation::Create,
+            Value::Null,
+            json!("interface"),
+            false,
+        ),
+        (
+            Spelling::Proposal,
+            Operation::Create,
+            json!("EFA"),
+            json!("efa"),
+            true,
+        ),
+        (
+            Spelling::Proposal,
+            Operation::Update,
+            json!("ENA"),
+            json!("interface"),
+            true,
+        ),
+        (
+            Spelling::Proposal,
+            Operation::Create,
+            json!("efa"),
+            json!("efa"),
+            false,
+        ),
+    ];
+    for kind in KINDS {
+        for (spelling, op, given, expected, warns) in cases {
+            let fields = json!({"networkInterfaceType": given});
+            let obj = object(kind, fields);
+            let decision = mutate(
+                &request(kind, *op, Some(&obj), Some(&obj)),
+                &policy(*spelling),
+            );
+            let label = format!("{kind:?} {spelling:?} {op:?} {given}");
+            assert!(decision.allowed(), "{label}");
+            assert!(decision.patch.0.len() <= 1, "{label}: one op at most");
+            let after = patched(&obj, &decision);
+            assert_eq!(
+                nit(&after, kind).unwrap_or(&Value::Null),
+                expected,
+                "{label}"
+            );
+            assert_eq!(
+                !decision.warnings.is_empty(),
+                *warns,
+                "{label}: {:?}",
+                decision.warnings
+            );
+            // Every other byte is preserved: undoing the one field gives the original back.
+            let mut undone = after.clone();
+            let pointer = kind
+                .provider_config_path()
+                .child("networkInterfaceType")
+                .to_pointer();
+            match nit(&obj, kind) {
+                Some(v) => *undone.pointer_mut(pointer.as_str()).unwrap() = v.clone(),
+                None => {
+                    let parent = kind.provider_config_path().to_pointer();
+                    if let Some(map) = undone
+                        .pointer_mut(parent.as_str())
+                        .and_then(Value::as_object_mut)
+                    {
+                        map.remove("networkInterfaceType");
+                    }
+                }
+            }
+            assert_eq!(undone, obj, "{label}");
+        }
+    }
+}
+
+#[test]
+fn mutate_patch_targets_exactly_one_path() {
+    let kind = TargetKind::MachineSet;
+    let obj = object(kind, json!({"networkInterfaceType": "efa"}));
+    let decision = mutate(
+        &request(kind, Operation::Create, Some(&obj), None),
+        &policy(Spelling::OpenShift),
+    );
+    let patch = serde_json::to_value(&decision.patch).unwrap();
+    assert_eq!(
+        patch,
+        json!([{"op": "replace", "path": "/spec/template/spec/providerSpec/value/networkInterfaceType", "value": "EFA"}])
+    );
+    assert_eq!(
+        decision.warnings,
+        [
+            r#"spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was changed to "EFA", the spelling this cluster's Machine API accepts"#
+        ]
+    );
+}
+
+/// What a validate case expects.
+struct Expect {
+    errors: &'static [&'static str],
+    /// Substrings that the warnings, joined, must contain.
+    warnings: &'static [&'static str],
+}
+
+#[test]
+fn validate_table() {
+    let pfx = "{P}";
+    let cases: &[(&str, Spelling, Value, Expect)] = &[
+        (
+            "absent is allowed",
+            Spelling::OpenShift,
+            json!({}),
+            Expect {
+                errors: &[],
+                warnings: &[],
+            },
+        ),
+        (
+            "ENA is allowed",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "ENA"}),
+            Expect {
+                errors: &[],
+                warnings: &[],
+            },
+        ),
+        (
+            "unknown value",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "foo"}),
+            Expect {
+                errors: &[
+                    r#"{P}.networkInterfaceType: Unsupported value: "foo": supported values: "EFA", "ENA""#,
+                ],
+                warnings: &[],
+            },
+        ),
+        (
+            "alias denied with hint",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "efa"}),
+            Expect {
+                errors: &[
+                    r#"{P}.networkInterfaceType: Unsupported value: "efa": supported values: "EFA", "ENA"; did you mean "EFA"?"#,
+                ],
+                warnings: &[],
+            },
+        ),
+        (
+            "proposal alias denied",
+            Spelling::Proposal,
+            json!({"networkInterfaceType": "ENA"}),
+            Expect {
+                errors: &[
+                    r#"{P}.networkInterfaceType: Unsupported value: "ENA": supported values: "efa", "interface"; did you mean "interface"?"#,
+                ],
+                warnings: &[],
+            },
+        ),
+        (
+            "efa-only is not a primary interface",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "efa-only"}),
+            Expect {
+                errors: &[
+                    r#"{P}.networkInterfaceType: Unsupported value: "efa-only": supported values: "EFA", "ENA""#,
+                ],
+                warnings: &[],
+            },
+        ),
+        (
+            "non-string",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": true}),
+            Expect {
+                errors: &["{P}.networkInterfaceType: Invalid value: true: must be a string"],
+                warnings: &[],
+            },
+        ),
+        (
+            "EFA on a type without EFA",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA"}),
+            Expect {
+                errors: &[
+                    r#"{P}.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-1; EFA-capable types offered in us-east-1, closest first: m5zn.12xlarge, m5dn.24xlarge, m5n.24xlarge, c5n.9xlarge, c5n.18xlarge"#,
+                ],
+                warnings: &[],
+            },
+        ),
+        (
+            "proposal spelling checks EFA too",
+            Spelling::Proposal,
+            json!({"networkInterfaceType": "efa", "instanceType": "m5.xlarge"}),
+            Expect {
+                errors: &[
+                    "{P}.instanceType: Invalid value: \"m5.xlarge\": EFA interfaces are not supported on m5.xlarge in us-east-1",
+                ],
+                warnings: &[],
+            },
+        ),
+        (
+            "EFA accepted",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA", "instanceType": "p4d.24xlarge"}),
+            Expect {
+                errors: &[],
+                warnings: &[
+                    "security group that allows all traffic between its members",
+                    "EFA device plugin",
+                ],
+            },
+        ),
+        (
+            "region decides: hpc6a not offered in us-east-1",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA", "instanceType": "hpc6a.48xlarge"}),
+            Expect {
+                errors: &[],
+                warnings: &[r#"instance type "hpc6a.48xlarge" is not offered in us-east-1"#],
+            },
+        ),
+        (
+            "region decides: hpc6a offered in us-east-2",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA", "instanceType": "hpc6a.48xlarge", "placement": {"region": "us-east-2", "availabilityZone": "us-east-2a"}}),
+            Expect {
+                errors: &[],
+                warnings: &["EFA on hpc6a.48xlarge needs a security group"],
+            },
+        ),
+        (
+            "unknown instance type warns",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA", "instanceType": "zz9.mega"}),
+            Expect {
+                errors: &[],
+                warnings: &[
+                    r#"instance type "zz9.mega" is not an instance type the capability table (embedded snapshot of 2026-11-25T00:00:00Z) knows in us-east-1"#,
+                ],
+            },
+        ),
+        (
+            "region absent from table warns",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA", "placement": {"region": "mars-north-1"}}),
+            Expect {
+                errors: &[],
+                warnings: &[
+                    r#"region "mars-north-1" is not in the capability table: EFA support of m5.2xlarge was not checked (m5.2xlarge supports EFA in no region the table knows)"#,
+                ],
+            },
+        ),
+        (
+            "no region uses the webhook's own",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA", "placement": null}),
+            Expect {
+                errors: &["EFA interfaces are not supported on m5.2xlarge in us-east-1"],
+                warnings: &[],
+            },
+        ),
+        (
+            "EFA without instance type warns",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "EFA", "instanceType": null}),
+            Expect {
+                errors: &[],
+                warnings: &["{P}.instanceType is not set while networkInterfaceType is EFA"],
+            },
+        ),
+        (
+            "every error is collected",
+            Spelling::OpenShift,
+            json!({"networkInterfaceType": "foo", "instanceType": 5, "placement": {"region": ["us-east-1"]}}),
+            Expect {
+                errors: &[
+                    r#"{P}.networkInterfaceType: Unsupported value: "foo""#,
+                    "{P}.instanceType: Invalid value: 5: must be a string",
+                    r#"{P}.placement.region: Invalid value: "array": must be a string"#,
+                ],
+                warnings: &[],
+            },
+        ),
+        (
+            "placement not an object",
+            Spelling::OpenShift,
+            json!({"placement": "us-east-1"}),
+            Expect {
+                errors: &[r#"{P}.placement: Invalid value: "us-east-1": must be an object"#],
+                warnings: &[],
+            },
+        ),
+    ];
+    let caps = table();
+    for kind in KINDS {
+        let p = prefix(kind);
+        for (name, spelling, fields, expect) in cases {
+            let obj = object(kind, fields.clone());
+            let decision = validate(
+                &request(kind, Operation::Create, Some(&obj), None),
+                &policy(*spelling),
+                &caps,
+            );
+            let errors: Vec<String> = decision.errors.iter().map(ToString::to_string).collect();
+            assert_eq!(
+                errors.len(),
+                expect.errors.len(),
+                "{kind:?} {name}: {errors:#?}"
+            );
+            for (got, want) in errors.iter().zip(expect.errors) {
+                let want = want.replace(pfx, &p);
+                assert!(
+                    got.contains(&want),
+                    "{kind:?} {name}:\n got  {got}\n want {want}"
+                );
+            }
+            let warnings = decision.warnings.join("\n");
+            for want in expect.warnings {
+                let want = want.replace(pfx, &p);
+                assert!(
+                    warnings.contains(&want),
+                    "{kind:?} {name}:\n got  {warnings}\n want {want}"
+                );
+            }
+            if expect.warnings.is_empty() {
+                assert!(decision.warnings.is_empty(), "{kind:?} {name}: {warnings}");
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_instance_types_can_be_denied() {
+    let caps = table();
+    let mut deny = policy(Spelling::OpenShift);
+    deny.unknown_instance_type = UnknownInstanceType::Deny;
+    for kind in KINDS {
+        let obj = object(
+            kind,
+            json!({"networkInterfaceType": "EFA", "instanceType": "hpc6a.48xlarge"}),
+        );
+        let decision = validate(
+            &request(kind, Operation::Create, Some(&obj), None),
+            &deny,
+            &caps,
+        );
+        assert_eq!(
+            decision
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [format!(
+                "{}.instanceType: Invalid value: \"hpc6a.48xlarge\": is not offered in us-east-1 according to the capability table (embedded snapshot of 2026-11-25T00:00:00Z)",
+                prefix(kind)
+            )]
+        );
+    }
+}
+
+#[test]
+fn control_plane_machines_get_a_warning() {
+    let caps = table();
+    for kind in KINDS {
+        let mut obj = object(
+            kind,
+            json!({"networkInterfaceType": "EFA", "instanceType": "p4d.24xlarge"}),
+        );
+        obj["metadata"]["labels"]["machine.openshift.io/cluster-api-machine-role"] =
+            json!("master");
+        let decision = validate(
+            &request(kind, Operation::Create, Some(&obj), None),
+            &policy(Spelling::OpenShift),
+            &caps,
+        );
+        assert!(decision.allowed());
+        assert!(
+            decision
+                .warnings
+                .iter()
+                .any(|w| w.contains("control-plane machine")),
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn stale_data_is_said_in_a_warning() {
+    let mut caps = table();
+    caps.regions
+        .get_mut("us-east-1")
+        .unwrap()
+        .provenance
+        .stale_reason = Some("live EC2 data unavailable: connection refused".into());
+    let kind = TargetKind::MachineSet;
+    let obj = object(
+        kind,
+        json!({"networkInterfaceType": "EFA", "instanceType": "p4d.24xlarge"}),
+    );
+    let decision = validate(
+        &request(kind, Operation::Create, Some(&obj), None),
+        &policy(Spelling::OpenShift),
+        &caps,
+    );
+    assert!(decision.allowed());
+    assert!(decision.warnings[0].starts_with(
+        "capability data for us-east-1 is from the embedded snapshot of 2026-11-25T00:00:00Z: live EC2 data unavailable"
+    ));
+}
+
+#[test]
+fn ratcheting_on_update() {
+    let caps = table();
+    let p = policy(Spelling::OpenShift);
+    for kind in KINDS {
+        let bad = object(kind, json!({"networkInterfaceType": "EFA"}));
+        // Same offending fields, a label changed: allowed, the error becomes a warning.
+        let mut relabelled = bad.clone();
+        relabelled["metadata"]["labels"]["team"] = json!("hpc");
+        let decision = validate(
+            &request(kind, Operation::Update, Some(&relabelled), Some(&bad)),
+            &p,
+            &caps,
+        );
+        assert!(decision.allowed(), "{kind:?}");
+        assert_eq!(
+            decision.warnings.len(),
+            1,
+            "{kind:?}: {:?}",
+            decision.warnings
+        );
+        assert!(decision.warnings[0].ends_with("(allowed: this update does not change it)"));
+
+        // Changing the instance type to another bad one is denied.
+        let other = object(
+            kind,
+            json!({"networkInterfaceType": "EFA", "instanceType": "m5.xlarge"}),
+        );
+        let decision = validate(
+            &request(kind, Operation::Update, Some(&other), Some(&bad)),
+            &p,
+            &caps,
+        );
+        assert!(!decision.allowed(), "{kind:?}");
+
+        // Turning EFA on for a bad type is denied.
+        let ena = object(kind, json!({"networkInterfaceType": "ENA"}));
+        let decision = validate(
+            &request(kind, Operation::Update, Some(&bad), Some(&ena)),
+            &p,
+            &caps,
+        );
+        assert!(!decision.allowed(), "{kind:?}");
+
+        // Moving to another region re-checks.
+        let moved = object(
+            kind,
+            json!({"networkInterfaceType": "EFA", "placement": {"region": "us-east-2"}}),
+        );
+        let decision = validate(
+            &request(kind, Operation::Update, Some(&moved), Some(&bad)),
+            &p,
+            &caps,
+        );
+        assert!(!decision.allowed(), "{kind:?}");
+
+        // Unchanged valid EFA: no advice repeated on every update.
+        let good = object(
+            kind,
+            json!({"networkInterfaceType": "EFA", "instanceType": "p4d.24xlarge"}),
+        );
+        let decision = validate(
+            &request(kind, Operation::Update, Some(&good), Some(&good)),
+            &p,
+            &caps,
+        );
+        assert_eq!(decision, Decision::default(), "{kind:?}");
+    }
+}
+
+#[test]
+fn deleting_objects_and_other_operations_pass_untouched() {
+    let caps = table();
+    let p = policy(Spelling::OpenShift);
+    for kind in KINDS {
+        let mut deleting = object(kind, json!({"networkInterfaceType": "efa"}));
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-11-25T10:00:00Z");
+        for op in [Operation::Create, Operation::Update] {
+            let req = request(kind, op, Some(&deleting), None);
+            assert_eq!(validate(&req, &p, &caps), Decision::default());
+            assert_eq!(mutate(&req, &p), Decision::default());
+        }
+        let bad = object(kind, json!({"networkInterfaceType": "foo"}));
+        for op in [Operation::Delete, Operation::Connect] {
+            let req = request(kind, op, None, Some(&bad));
+            assert_eq!(validate(&req, &p, &caps), Decision::default());
+            assert_eq!(mutate(&req, &p), Decision::default());
+        }
+    }
+}
+
+#[test]
+fn other_kinds_and_providers_pass_untouched() {
+    let caps = table();
+    let p = policy(Spelling::OpenShift);
+    let bad = object(TargetKind::Machine, json!({"networkInterfaceType": "foo"}));
+    for (group, version, kind) in [
+        ("machine.openshift.io", "v1beta1", "MachineHealthCheck"),
+        ("machine.openshift.io", "v1", "Machine"),
+        ("", "v1", "Pod"),
+    ] {
+        let req = Request {
+            group,
+            version,
+            kind,
+            operation: Operation::Create,
+            object: Some(&bad),
+            old_object: None,
+        };
+        assert_eq!(validate(&req, &p, &caps), Decision::default());
+        assert_eq!(mutate(&req, &p), Decision::default());
+    }
+    for kind in KINDS {
+        let mut gcp = object(kind, json!({"networkInterfaceType": "foo"}));
+        let pointer = kind.provider_config_path().child("kind").to_pointer();
+        *gcp.pointer_mut(pointer.as_str()).unwrap() = json!("GCPMachineProviderSpec");
+        let req = request(kind, Operation::Create, Some(&gcp), None);
+        assert_eq!(validate(&req, &p, &caps), Decision::default());
+        assert_eq!(mutate(&req, &p), Decision::default());
+        // The older provider apiVersion is still AWS.
+        let mut legacy = object(kind, json!({"networkInterfaceType": "foo"}));
+        let pointer = kind.provider_config_path().child("apiVersion").to_pointer();
+        *legacy.pointer_mut(pointer.as_str()).unwrap() =
+            json!("awsproviderconfig.openshift.io/v1beta1");
+        assert!(
+            !validate(
+                &request(kind, Operation::Create, Some(&legacy), None),
+                &p,
+                &caps
+            )
+            .allowed()
+        );
+    }
+}
+
+#[test]
+fn malformed_objects_are_denied_naming_the_field() {
+    let caps = table();
+    let p = policy(Spelling::OpenShift);
+    for kind in KINDS {
+        let cases: [(Option<Value>, &str); 3] = [
+            (None, "request.object: Required value"),
+            (
+                Some(json!("a string")),
+                r#"request.object: Invalid value: "a string": must be an object"#,
+            ),
+            (
+                Some(json!({"spec": []})),
+                r#"spec: Invalid value: "array": must be an object"#,
+            ),
+        ];
+        for (obj, want) in cases {
+            let req = request(kind, Operation::Create, obj.as_ref(), None);
+            for decision in [validate(&req, &p, &caps), mutate(&req, &p)] {
+                assert_eq!(decision.errors.len(), 1, "{kind:?} {want}");
+                assert!(
+                    decision.errors[0].to_string().starts_with(want),
+                    "{kind:?}: {}",
+                    decision.errors[0]
+                );
+            }
+        }
+    }
+}
