@@ -6,4 +6,9 @@
 //! fresh, and the shell ([`admission`], [`server`], [`tls`], [`certs`], [`cli`]) speaks
 //! HTTPS and AdmissionReview.
 
+pub mod admission;
+pub mod capabilities;
+pub mod certs;
 pub mod core;
+pub mod server;
+pub mod tls;

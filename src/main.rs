@@ -1,1 +1,331 @@
-fn main() {}
+#![forbid(unsafe_code)]
+//! Command line and wiring. Everything here reads a flag or an env var, builds the
+//! pieces from the library, and connects them.
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use clap::{Parser, Subcommand, ValueEnum};
+use machine_efa_webhook::capabilities::{
+    self, CapabilitySource, CapabilityStore, RefreshSettings, ec2, snapshot::SnapshotFile,
+};
+use machine_efa_webhook::core::{
+    CapabilityTable, Policy, SourceKind, Spelling, UnknownInstanceType,
+};
+use machine_efa_webhook::{certs, server, tls};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "machine-efa-webhook",
+    version,
+    about = "Admission webhook for networkInterfaceType (ENA/EFA) on OpenShift Machine API AWS machines"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve /mutate and /validate over HTTPS.
+    Serve(ServeArgs),
+    /// Read the capability table from EC2 and write it as a snapshot file.
+    Snapshot(SnapshotArgs),
+    /// Make a CA and a serving certificate signed by it, and print the caBundle.
+    Certs(CertsArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SpellingArg {
+    Openshift,
+    Proposal,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum UnknownArg {
+    Warn,
+    Deny,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to serve HTTPS on.
+    #[arg(long, env = "EFA_WEBHOOK_LISTEN", default_value = "0.0.0.0:9443")]
+    listen: SocketAddr,
+    /// PEM certificate chain of the serving certificate.
+    #[arg(long, env = "EFA_WEBHOOK_TLS_CERT")]
+    tls_cert: PathBuf,
+    /// PEM private key of the serving certificate.
+    #[arg(long, env = "EFA_WEBHOOK_TLS_KEY")]
+    tls_key: PathBuf,
+    /// Where the instance-type table comes from: `embedded`, `ec2`, or a snapshot file's path.
+    #[arg(long, env = "EFA_WEBHOOK_CAPABILITIES", default_value = "embedded")]
+    capabilities: CapabilitySource,
+    /// The webhook's own region, assumed when a machine sets none [default: from the AWS config chain, else us-east-1].
+    #[arg(long, env = "EFA_WEBHOOK_REGION")]
+    region: Option<String>,
+    /// Regions to load from EC2 at start with `--capabilities ec2` [default: the own region].
+    #[arg(long, env = "EFA_WEBHOOK_REGIONS", value_delimiter = ',')]
+    regions: Vec<String>,
+    /// How often to re-read each region from EC2.
+    #[arg(long, env = "EFA_WEBHOOK_REFRESH_INTERVAL", default_value = "12h", value_parser = humantime::parse_duration)]
+    refresh_interval: Duration,
+    /// What to do with EFA on an instance type the table does not know or the region does not offer.
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_UNKNOWN_INSTANCE_TYPE",
+        value_enum,
+        default_value = "warn"
+    )]
+    unknown_instance_type: UnknownArg,
+    /// Canonical spelling: `openshift` (ENA/EFA) or `proposal` (interface/efa).
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_SPELLING",
+        value_enum,
+        default_value = "openshift"
+    )]
+    spelling: SpellingArg,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
+    /// Log format.
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(clap::Args)]
+struct SnapshotArgs {
+    /// Regions to read, comma-separated, or `all` for every region DescribeRegions lists.
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_REGIONS",
+        value_delimiter = ',',
+        required = true
+    )]
+    regions: Vec<String>,
+    /// The snapshot file to write.
+    #[arg(long, env = "EFA_WEBHOOK_SNAPSHOT_OUT")]
+    out: PathBuf,
+    /// Region to ask DescribeRegions in, for `--regions all`.
+    #[arg(long, env = "EFA_WEBHOOK_REGION", default_value = "us-east-1")]
+    region: String,
+    /// What to record as the data's source in the file [default: the EC2 endpoint].
+    #[arg(long, env = "EFA_WEBHOOK_SNAPSHOT_SOURCE")]
+    source: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct CertsArgs {
+    /// Directory to write ca.crt, tls.crt and tls.key to.
+    #[arg(long, env = "EFA_WEBHOOK_CERTS_OUT")]
+    out: PathBuf,
+    /// DNS names of the serving certificate.
+    #[arg(
+        long = "dns",
+        env = "EFA_WEBHOOK_CERTS_DNS",
+        value_delimiter = ',',
+        default_value = "localhost"
+    )]
+    dns: Vec<String>,
+    /// IP addresses of the serving certificate.
+    #[arg(
+        long = "ip",
+        env = "EFA_WEBHOOK_CERTS_IP",
+        value_delimiter = ',',
+        default_value = "127.0.0.1"
+    )]
+    ip: Vec<IpAddr>,
+    /// Days the certificates are valid.
+    #[arg(long, env = "EFA_WEBHOOK_CERTS_DAYS", default_value_t = 365)]
+    days: i64,
+    /// Replace certificates that already exist.
+    #[arg(long)]
+    force: bool,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging(args.log_format);
+            runtime.block_on(serve(args))
+        }
+        Command::Snapshot(args) => {
+            init_logging(LogFormat::Text);
+            runtime.block_on(snapshot(args))
+        }
+        Command::Certs(args) => make_certs(args),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let use_ec2 = args.capabilities == CapabilitySource::Ec2;
+    let region = match args.region {
+        Some(region) => region,
+        None => ec2::default_region(use_ec2)
+            .await
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+    };
+    let policy = Policy {
+        spelling: match args.spelling {
+            SpellingArg::Openshift => Spelling::OpenShift,
+            SpellingArg::Proposal => Spelling::Proposal,
+        },
+        unknown_instance_type: match args.unknown_instance_type {
+            UnknownArg::Warn => UnknownInstanceType::Warn,
+            UnknownArg::Deny => UnknownInstanceType::Deny,
+        },
+        default_region: region.clone(),
+    };
+    let tls = tls::server_config(&args.tls_cert, &args.tls_key)
+        .context("loading the serving certificate")?;
+
+    let store = match &args.capabilities {
+        CapabilitySource::Embedded => Arc::new(CapabilityStore::fixed(
+            capabilities::snapshot::embedded_table(),
+        )),
+        CapabilitySource::File(path) => {
+            let table = SnapshotFile::read(path)?.to_table(SourceKind::File);
+            Arc::new(CapabilityStore::fixed(table))
+        }
+        CapabilitySource::Ec2 => {
+            let (store, requests) =
+                CapabilityStore::refreshed(capabilities::snapshot::embedded_table());
+            let store = Arc::new(store);
+            let regions = if args.regions.is_empty() {
+                vec![region.clone()]
+            } else {
+                args.regions.clone()
+            };
+            let sdk = ec2::sdk_config(&region).await;
+            capabilities::spawn_refresher(
+                store.clone(),
+                sdk,
+                regions,
+                RefreshSettings::with_interval(args.refresh_interval),
+                requests,
+            );
+            store
+        }
+    };
+    log_table(&store.current(), &args.capabilities);
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let state = Arc::new(server::AppState::new(policy, store));
+    let app = server::router(state.clone());
+    tracing::info!(listen = %args.listen, region, "serving /mutate and /validate over HTTPS");
+    let shutdown = async move {
+        shutdown_signal().await;
+        state.set_ready(false);
+    };
+    server::serve(listener, tls, app, shutdown, args.shutdown_grace).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn log_table(table: &CapabilityTable, source: &CapabilitySource) {
+    tracing::info!(
+        source = ?source,
+        instance_types = table.instance_types.len(),
+        efa_types = table.instance_types.values().filter(|t| t.efa_supported).count(),
+        regions = table.regions.len(),
+        "capability table in memory"
+    );
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+async fn snapshot(args: SnapshotArgs) -> Result<()> {
+    let sdk = ec2::sdk_config(&args.region).await;
+    let regions = if args.regions == ["all"] {
+        ec2::list_regions(&sdk, &args.region).await?
+    } else {
+        args.regions.clone()
+    };
+    if regions.is_empty() {
+        bail!("no regions to read");
+    }
+    let store = CapabilityStore::fixed(CapabilityTable::default());
+    for region in &regions {
+        capabilities::refresh_region(&store, &sdk, region).await?;
+    }
+    let table = store.current();
+    let source = args.source.unwrap_or_else(|| {
+        let endpoint =
+            std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "the AWS EC2 API".to_owned());
+        format!("DescribeInstanceTypes and DescribeInstanceTypeOfferings from {endpoint}")
+    });
+    let file = SnapshotFile::new(source, capabilities::now_rfc3339(), &table);
+    file.write(&args.out)?;
+    eprintln!(
+        "wrote {}: {} instance types ({} with EFA), {} regions",
+        args.out.display(),
+        file.instance_types.len(),
+        file.instance_types
+            .values()
+            .filter(|t| t.efa_supported)
+            .count(),
+        file.regions.len()
+    );
+    Ok(())
+}
+
+fn make_certs(args: CertsArgs) -> Result<()> {
+    let cert = args.out.join(certs::CERT_FILE);
+    if cert.exists() && !args.force {
+        eprintln!(
+            "{} exists; keeping it (--force replaces it)",
+            cert.display()
+        );
+    } else {
+        certs::generate(&args.dns, &args.ip, args.days)?.write_to(&args.out)?;
+        eprintln!("wrote {}/{{ca.crt,tls.crt,tls.key}}", args.out.display());
+    }
+    let ca = std::fs::read(args.out.join(certs::CA_FILE)).context("reading ca.crt")?;
+    println!("{}", base64::engine::general_purpose::STANDARD.encode(ca));
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! AdmissionReview in and out: decode the request tolerantly, call the core, encode
+//! the answer. A malformed request envelope is a [`BadRequest`] (HTTP 400); a
+//! well-formed review with a malformed object is a denial that echoes the uid.
+
+use crate::capabilities::CapabilityStore;
+use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy};
+use kube_core::Status;
+use kube_core::admission::AdmissionResponse;
+use kube_core::response::{StatusDetails, StatusSummary};
+use serde_json::Value;
+use std::time::Instant;
+
+pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Mutate,
+    Validate,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Mutate => "mutate",
+            Endpoint::Validate => "validate",
+        }
+    }
+}
+
+/// Why a body could not be answered with an AdmissionReview at all.
+#[derive(Debug, thiserror::Error)]
+pub enum BadRequest {
+    #[error("the body is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("the body is not an AdmissionReview object")]
+    NotObject,
+    #[error("apiVersion {0} is not supported: send {ADMISSION_API_VERSION} AdmissionReviews")]
+    Version(String),
+    #[error("the AdmissionReview has no request")]
+    NoRequest,
+    #[error("request.uid must be a non-empty string")]
+    NoUid,
+}
+
+impl BadRequest {
+    /// A short, fixed label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            BadRequest::NotJson(_) => "not_json",
+            BadRequest::NotObject => "not_object",
+            BadRequest::Version(_) => "version",
+            BadRequest::NoRequest => "no_request",
+            BadRequest::NoUid => "no_uid",
+        }
+    }
+}
+
+/// The parts of `request` the answer needs, read without trusting their types.
+struct Envelope<'a> {
+    uid: &'a str,
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
+    operation: Option<Operation>,
+    name: &'a str,
+    namespace: &'a str,
+    object: Option<&'a Value>,
+    old_object: Option<&'a Value>,
+}
+
+fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
+    let Value::Object(top) = review else {
+        return Err(BadRequest::NotObject);
+    };
+    match top.get("apiVersion").and_then(Value::as_str) {
+        Some(ADMISSION_API_VERSION) => {}
+        other => return Err(BadRequest::Version(format!("{:?}", other.unwrap_or("")))),
+    }
+    let request = match top.get("request") {
+        Some(request @ Value::Object(_)) => request,
+        _ => return Err(BadRequest::NoRequest),
+    };
+    let uid = str_at(request, "uid")
+        .filter(|u| !u.is_empty())
+        .ok_or(BadRequest::NoUid)?;
+    let kind = request.get("kind").unwrap_or(&Value::Null);
+    let operation = match str_at(request, "operation") {
+        Some("CREATE") => Some(Operation::Create),
+        Some("UPDATE") => Some(Operation::Update),
+        Some("DELETE") => Some(Operation::Delete),
+        Some("CONNECT") => Some(Operation::Connect),
+        _ => None,
+    };
+    let present = |key| request.get(key).filter(|v: &&Value| !v.is_null());
+    Ok(Envelope {
+        uid,
+        group: str_at(kind, "group").unwrap_or(""),
+        version: str_at(kind, "version").unwrap_or(""),
+        kind: str_at(kind, "kind").unwrap_or(""),
+        operation,
+        name: str_at(request, "name").unwrap_or(""),
+        namespace: str_at(request, "namespace").unwrap_or(""),
+        object: present("object"),
+        old_object: present("oldObject"),
+    })
+}
+
+/// Answers one AdmissionReview body with the serialized response review.
+pub fn review(
+    endpoint: Endpoint,
+    body: &[u8],
+    policy: &Policy,
+    store: &CapabilityStore,
+) -> Result<Vec<u8>, BadRequest> {
+    let started = Instant::now();
+    let review: Value = serde_json::from_slice(body).map_err(BadRequest::NotJson)?;
+    let envelope = decode(&review)?;
+    let decision = match envelope.operation {
+        None => Decision {
+            errors: vec![FieldError::unsupported(
+                FieldPath::new(["request", "operation"]),
+                str_at(&review["request"], "operation").unwrap_or(""),
+                &["CONNECT", "CREATE", "DELETE", "UPDATE"],
+                None,
+            )],
+            ..Decision::default()
+        },
+        Some(operation) => {
+            let request = core::Request {
+                group: envelope.group,
+                version: envelope.version,
+                kind: envelope.kind,
+                operation,
+                object: envelope.object,
+                old_object: envelope.old_object,
+            };
+            match endpoint {
+                Endpoint::Mutate => core::mutate(&request, policy),
+                Endpoint::Validate => core::validate(&request, policy, &store.view()),
+            }
+        }
+    };
+    log_decision(endpoint, &envelope, &decision, started);
+    Ok(encode(envelope.uid, decision))
+}
+
+fn log_decision(
+    endpoint: Endpoint,
+    envelope: &Envelope<'_>,
+    decision: &Decision,
+    started: Instant,
+) {
+    let outcome = if !decision.allowed() {
+        "denied"
+    } else if !decision.patch.0.is_empty() {
+        "patched"
+    } else if !decision.warnings.is_empty() {
+        "warned"
+    } else {
+        "allowed"
+    };
+    let name = if envelope.name.is_empty() {
+        envelope
+            .object
+            .and_then(|o| {
+                o.pointer("/metadata/name")
+                    .or_else(|| o.pointer("/metadata/generateName"))
+            })
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    } else {
+        envelope.name
+    };
+    tracing::info!(
+        endpoint = endpoint.as_str(),
+        uid = envelope.uid,
+        kind = envelope.kind,
+        namespace = envelope.namespace,
+        name,
+        operation = ?envelope.operation,
+        decision = outcome,
+        duration_us = started.elapsed().as_micros() as u64,
+        errors = ?decision.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "admission"
+    );
+}
+
+/// The response AdmissionReview for `decision`.
+pub fn encode(uid: &str, decision: Decision) -> Vec<u8> {
+    // `invalid` is kube-core's only constructor that needs no typed request; every
+    // field it sets is overwritten below.
+    let mut response = AdmissionResponse::invalid("");
+    response.uid = uid.to_owned();
+    response.allowed = decision.allowed();
+    response.result = if decision.allowed() {
+        Status::default()
+    } else {
+        denial_status(&decision.errors)
+    };
+    if !decision.warnings.is_empty() {
+        response.warnings = Some(decision.warnings);
+    }
+    if response.allowed && !decision.patch.0.is_empty() {
+        response = response
+            .with_patch(decision.patch)
+            .expect("a JSON patch always serialises");
+    }
+    serde_json::to_vec(&response.into_review()).expect("an AdmissionReview always serialises")
+}
+
+/// 403 Forbidden, as OpenShift's machine webhooks answer, so that kubectl names the
+/// webhook that refused; one cause per field error.
+fn denial_status(errors: &[FieldError]) -> Status {
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let message = match messages.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    let mut status = Status::failure(&message, "Forbidden");
+    status.status = Some(StatusSummary::Failure);
+    status.code = 403;
+    status.details = Some(StatusDetails {
+        name: String::new(),
+        group: String::new(),
+        kind: String::new(),
+        uid: String::new(),
+        causes: errors
+            .iter()
+            .map(|e| kube_core::response::StatusCause {
+                reason: e.cause_reason().to_owned(),
+                message: e.body(),
+                field: e.path.to_string(),
+            })
+            .collect(),
+        retry_after_seconds: 0,
+    });
+    status
+}
+
+/// The JSON body of a 4xx answer.
+pub fn error_body(message: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "error": message })).expect("always serialises")
+}
