@@ -4,6 +4,7 @@
 
 use crate::capabilities::CapabilityStore;
 use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy};
+use base64::Engine;
 use kube_core::Status;
 use kube_core::admission::AdmissionResponse;
 use kube_core::response::{StatusDetails, StatusSummary};
@@ -204,12 +205,22 @@ pub fn encode(uid: &str, decision: Decision) -> Vec<u8> {
     if !decision.warnings.is_empty() {
         response.warnings = Some(decision.warnings);
     }
+    let mut patch = None;
     if response.allowed && !decision.patch.0.is_empty() {
         response = response
             .with_patch(decision.patch)
             .expect("a JSON patch always serialises");
+        patch = response.patch.take();
     }
-    serde_json::to_vec(&response.into_review()).expect("an AdmissionReview always serialises")
+    let mut review =
+        serde_json::to_value(response.into_review()).expect("an AdmissionReview always serialises");
+    if let Some(patch) = patch {
+        // The API server wants `patch` as base64 (a Go []byte); kube-core writes an array
+        // of numbers (kube-rs/kube#1781), so the field is set here.
+        review["response"]["patch"] =
+            Value::from(base64::engine::general_purpose::STANDARD.encode(patch));
+    }
+    serde_json::to_vec(&review).expect("an AdmissionReview always serialises")
 }
 
 /// 403 Forbidden, as OpenShift's machine webhooks answer, so that kubectl names the

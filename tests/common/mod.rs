@@ -1,0 +1,138 @@
+//! Shared test harness: the real server on a loopback port with certificates made in
+//! the test, clients for HTTP/1.1 and HTTP/2, and the fixtures.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
+use machine_efa_webhook::core::{Policy, Spelling, UnknownInstanceType};
+use machine_efa_webhook::{certs, server, tls};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub fn policy() -> Policy {
+    Policy {
+        spelling: Spelling::OpenShift,
+        unknown_instance_type: UnknownInstanceType::Warn,
+        default_region: "us-east-1".into(),
+    }
+}
+
+pub fn embedded_store() -> Arc<CapabilityStore> {
+    Arc::new(CapabilityStore::fixed(snapshot::embedded_table()))
+}
+
+/// The real HTTPS server on 127.0.0.1, stopped when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub ca_pem: String,
+    pub state: Arc<server::AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start(policy: Policy, store: Arc<CapabilityStore>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let generated =
+            certs::generate(&["localhost".into()], &["127.0.0.1".parse().unwrap()], 1).unwrap();
+        generated.write_to(dir.path()).unwrap();
+        let tls = tls::server_config(
+            &dir.path().join(certs::CERT_FILE),
+            &dir.path().join(certs::KEY_FILE),
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(server::AppState::new(policy, store));
+        let app = server::router(state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(
+            listener,
+            tls,
+            app,
+            async {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(5),
+        ));
+        TestServer {
+            addr,
+            ca_pem: generated.ca_pem,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    /// A client that trusts the test CA; HTTP/2 via ALPN, or HTTP/1.1 only.
+    pub fn client(&self, http2: bool) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap();
+        let builder = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .resolve("localhost", self.addr)
+            .timeout(Duration::from_secs(10));
+        let builder = if http2 { builder } else { builder.http1_only() };
+        builder.build().unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture_path(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The moto endpoint `make test` started (tests/moto/with_moto.sh).
+pub fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with `make test` (tests/moto/with_moto.sh starts moto)")
+}
+
+/// An SDK config whose EC2 calls go to `endpoint` with dummy credentials.
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    let credentials =
+        aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}
