@@ -1,0 +1,231 @@
+//! The binary as an operator runs it: `certs`, and `serve` from each table source,
+//! stopped by SIGINT.
+
+mod common;
+
+use base64::Engine;
+use common::fixture_path;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_machine-efa-webhook");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn make_certs(dir: &Path) -> String {
+    let output = Command::new(BIN)
+        .args(["certs", "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn certs_writes_a_ca_and_serving_pair_and_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = make_certs(dir.path());
+    let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(bundle)
+            .unwrap(),
+        ca
+    );
+    for file in ["tls.crt", "tls.key"] {
+        assert!(dir.path().join(file).exists(), "{file}");
+    }
+    let cert = std::fs::read(dir.path().join("tls.crt")).unwrap();
+    make_certs(dir.path());
+    assert_eq!(
+        std::fs::read(dir.path().join("tls.crt")).unwrap(),
+        cert,
+        "kept without --force"
+    );
+}
+
+/// A `serve` process on a loopback port; killed if the test fails before stopping it.
+struct Served {
+    child: Child,
+    port: u16,
+    client: reqwest::blocking::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn start(extra: &[&str], env: &[(&str, &str)]) -> Served {
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(dir.path());
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--tls-cert",
+            ])
+            .arg(dir.path().join("tls.crt"))
+            .arg("--tls-key")
+            .arg(dir.path().join("tls.key"))
+            .args(extra)
+            .envs(env.iter().copied())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
+        let client = reqwest::blocking::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let served = Served {
+            child,
+            port,
+            client,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while served.get("/readyz") != Some(200) {
+            assert!(Instant::now() < deadline, "not ready in 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        served
+    }
+
+    fn get(&self, path: &str) -> Option<u16> {
+        let url = format!("https://localhost:{}{path}", self.port);
+        self.client
+            .get(url)
+            .send()
+            .ok()
+            .map(|r| r.status().as_u16())
+    }
+
+    fn validate(&self, fixture: &str) -> Value {
+        let body = std::fs::read(fixture_path(fixture)).unwrap();
+        let url = format!("https://localhost:{}/validate?timeout=10s", self.port);
+        let text = self
+            .client
+            .post(url)
+            .body(body)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["response"].clone()
+    }
+
+    /// Ctrl-C, and the exit status.
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not stop within 10 s of SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_embedded_answers_and_stops_cleanly_on_ctrl_c() {
+    let served = Served::start(&[], &[("EFA_WEBHOOK_REGION", "us-east-1")]);
+    let response = served.validate("machineset-create-efa-m5.json");
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 403);
+    assert_eq!(served.get("/healthz"), Some(200));
+    assert!(served.interrupt().success());
+}
+
+#[test]
+fn serve_from_a_snapshot_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("east2-only.json");
+    // A file holding us-east-2 only: us-east-1 reviews get the missing-region warning.
+    let mut file: Value =
+        serde_json::from_str(machine_efa_webhook::capabilities::snapshot::EMBEDDED).unwrap();
+    file["regions"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|region, _| region == "us-east-2");
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    let served = Served::start(&["--capabilities", path.to_str().unwrap()], &[]);
+    let response = served.validate("machineset-create-efa-m5.json");
+    assert_eq!(response["allowed"], true, "{response}");
+    assert!(
+        response["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(r#"region "us-east-1" is not in the capability table"#)
+    );
+    let response = served.validate("machineset-create-hpc6a-us-east-2.json");
+    assert_eq!(response["allowed"], true, "{response}");
+    assert!(served.interrupt().success());
+}
+
+#[test]
+fn serve_from_ec2_keeps_serving_when_aws_is_unreachable() {
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let env = [
+        ("AWS_ENDPOINT_URL", dead.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ];
+    let served = Served::start(&["--capabilities", "ec2", "--region", "us-east-1"], &env);
+    // Ready at once from the embedded table; the failed refresh is said in a warning.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = served.validate("machineset-create-efa-p4d.json");
+        assert_eq!(response["allowed"], true, "{response}");
+        let warnings = response["warnings"].to_string();
+        if warnings.contains("refreshing from EC2 failed") {
+            assert!(
+                warnings.contains("is from the embedded snapshot of"),
+                "{warnings}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no stale-data warning within 30 s: {warnings}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        served.validate("machineset-create-efa-m5.json")["allowed"],
+        false
+    );
+    assert!(served.interrupt().success());
+}
