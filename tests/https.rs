@@ -113,7 +113,7 @@ async fn fixtures_over_both_protocols() {
         let review = fixture("machineset-create-alias.json");
         let response = admit(&server, http2, "mutate", &review).await;
         assert!(
-            warnings(&response).contains(r#""efa" was changed to "EFA""#),
+            warnings(&response).contains(r#""efa" was normalised to the canonical "EFA""#),
             "{response}"
         );
         let object = patched(&review, &response);

@@ -89,7 +89,7 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
                         value: Value::from(canonical),
                     }));
                 decision.warnings.push(format!(
-                    "{path}: {} was changed to {}, the spelling this cluster's Machine API accepts",
+                    "{path}: {} was normalised to the canonical {}",
                     quote(given),
                     quote(canonical)
                 ));

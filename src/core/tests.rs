@@ -308,7 +308,7 @@ fn mutate_patch_targets_exactly_one_path() {
     assert_eq!(
         decision.warnings,
         [
-            r#"spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was changed to "EFA", the spelling this cluster's Machine API accepts"#
+            r#"spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was normalised to the canonical "EFA""#
         ]
     );
 }
