@@ -38,6 +38,7 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 unit: $(VENV)/.installed
+	$(PYTHON) tests/moto/check_paged_moto.py
 	PYTHON=$(PYTHON) tests/moto/with_moto.sh $(CARGO) test --locked --all-targets
 
 $(VENV)/.installed:

@@ -3,7 +3,8 @@
 //! well-formed review with a malformed object is a denial that echoes the uid.
 
 use crate::capabilities::CapabilityStore;
-use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy};
+use crate::core::object::present;
+use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
 use base64::Engine;
 use kube_core::Status;
 use kube_core::admission::AdmissionResponse;
@@ -81,9 +82,8 @@ fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
         Some(ADMISSION_API_VERSION) => {}
         other => return Err(BadRequest::Version(format!("{:?}", other.unwrap_or("")))),
     }
-    let request = match top.get("request") {
-        Some(request @ Value::Object(_)) => request,
-        _ => return Err(BadRequest::NoRequest),
+    let Some(request @ Value::Object(request_map)) = top.get("request") else {
+        return Err(BadRequest::NoRequest);
     };
     let uid = str_at(request, "uid")
         .filter(|u| !u.is_empty())
@@ -96,7 +96,6 @@ fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
         Some("CONNECT") => Some(Operation::Connect),
         _ => None,
     };
-    let present = |key| request.get(key).filter(|v: &&Value| !v.is_null());
     Ok(Envelope {
         uid,
         group: str_at(kind, "group").unwrap_or(""),
@@ -105,8 +104,8 @@ fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
         operation,
         name: str_at(request, "name").unwrap_or(""),
         namespace: str_at(request, "namespace").unwrap_or(""),
-        object: present("object"),
-        old_object: present("oldObject"),
+        object: present(request_map, "object"),
+        old_object: present(request_map, "oldObject"),
     })
 }
 
@@ -120,13 +119,15 @@ pub fn review(
     let started = Instant::now();
     let review: Value = serde_json::from_slice(body).map_err(BadRequest::NotJson)?;
     let envelope = decode(&review)?;
+    let ours = TargetKind::from_gvk(envelope.group, envelope.version, envelope.kind).is_some();
     let decision = match envelope.operation {
+        // Another kind is none of our business, whatever its operation.
+        None if !ours => Decision::default(),
         None => Decision {
             errors: vec![FieldError::unsupported(
                 FieldPath::new(["request", "operation"]),
                 str_at(&review["request"], "operation").unwrap_or(""),
                 &["CONNECT", "CREATE", "DELETE", "UPDATE"],
-                None,
             )],
             ..Decision::default()
         },

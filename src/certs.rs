@@ -75,38 +75,35 @@ pub fn generate(
 }
 
 impl GeneratedCerts {
-    /// Writes `ca.crt`, `tls.crt` and `tls.key` (the names a Kubernetes TLS Secret uses).
+    /// Writes `ca.crt`, `tls.crt` and `tls.key` (the names a Kubernetes TLS Secret uses);
+    /// the key is readable by its owner only from the moment it exists.
     pub fn write_to(&self, dir: &Path) -> Result<(), CertError> {
-        let write = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|source| CertError::Write {
-                path: path.display().to_string(),
-                source,
-            })
-        };
         std::fs::create_dir_all(dir).map_err(|source| CertError::Write {
             path: dir.display().to_string(),
             source,
         })?;
-        write(CA_FILE, &self.ca_pem)?;
-        write(CERT_FILE, &self.cert_pem)?;
-        write(KEY_FILE, &self.key_pem)?;
-        restrict_key(&dir.join(KEY_FILE))
+        write_file(&dir.join(CA_FILE), &self.ca_pem, false)?;
+        write_file(&dir.join(CERT_FILE), &self.cert_pem, false)?;
+        write_file(&dir.join(KEY_FILE), &self.key_pem, true)
     }
 }
 
-#[cfg(unix)]
-fn restrict_key(path: &Path) -> Result<(), CertError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
-        CertError::Write {
+fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CertError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|source| CertError::Write {
             path: path.display().to_string(),
             source,
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn restrict_key(_: &Path) -> Result<(), CertError> {
-    Ok(())
+        })
 }

@@ -3,8 +3,8 @@
 //! Machine API AWS machines.
 //!
 //! Three rooms: [`core`] decides (pure), [`capabilities`] keeps the instance-type table
-//! fresh, and the shell ([`admission`], [`server`], [`tls`], [`certs`], [`cli`]) speaks
-//! HTTPS and AdmissionReview.
+//! fresh, and the shell ([`admission`], [`server`], [`tls`], [`certs`], and the CLI in
+//! `main.rs`) speaks HTTPS and AdmissionReview.
 
 pub mod admission;
 pub mod capabilities;

@@ -77,7 +77,7 @@ struct ServeArgs {
     #[arg(long, env = "EFA_WEBHOOK_REGIONS", value_delimiter = ',')]
     regions: Vec<String>,
     /// How often to re-read each region from EC2.
-    #[arg(long, env = "EFA_WEBHOOK_REFRESH_INTERVAL", default_value = "12h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "EFA_WEBHOOK_REFRESH_INTERVAL", default_value = "12h", value_parser = refresh_interval)]
     refresh_interval: Duration,
     /// What to do with EFA on an instance type the table does not know or the region does not offer.
     #[arg(
@@ -154,20 +154,35 @@ struct CertsArgs {
     #[arg(long, env = "EFA_WEBHOOK_CERTS_DAYS", default_value_t = 365)]
     days: i64,
     /// Replace certificates that already exist.
-    #[arg(long)]
+    #[arg(long, env = "EFA_WEBHOOK_CERTS_FORCE")]
     force: bool,
 }
 
-fn init_logging(format: LogFormat) {
+/// Between one minute (EC2 rate limits) and a week (the data goes stale).
+fn refresh_interval(text: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let range = Duration::from_secs(60)..=Duration::from_secs(7 * 24 * 3600);
+    if range.contains(&interval) {
+        Ok(interval)
+    } else {
+        Err("must be between 1m and 7days".to_owned())
+    }
+}
+
+/// Logs go through a background writer so that a stalled stderr never stalls an
+/// admission; the guard flushes it at exit.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }
 
 fn main() -> Result<()> {
@@ -175,11 +190,11 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::Serve(args) => {
-            init_logging(args.log_format);
+            let _flush_at_exit = init_logging(args.log_format);
             runtime.block_on(serve(args))
         }
         Command::Snapshot(args) => {
-            init_logging(LogFormat::Text);
+            let _flush_at_exit = init_logging(LogFormat::Text);
             runtime.block_on(snapshot(args))
         }
         Command::Certs(args) => make_certs(args),

@@ -194,6 +194,18 @@ async fn the_refresher_loads_configured_and_first_seen_regions_in_the_background
     .await;
     let later = validate(&store2, &efa_review("eu-west-3", "m5.2xlarge"));
     assert!(!later.allowed(), "{later:?}");
+
+    // A region that only the embedded snapshot has: answered from it now, and loaded
+    // from EC2 in the background because a review named it.
+    assert_eq!(
+        store2.current().regions["eu-north-1"].provenance.source,
+        SourceKind::Embedded
+    );
+    assert!(!validate(&store2, &efa_review("eu-north-1", "m5.2xlarge")).allowed());
+    wait_for(&store2, "eu-north-1 from EC2 on demand", |t| {
+        t.regions["eu-north-1"].provenance.source == SourceKind::Ec2
+    })
+    .await;
     task.abort();
     task2.abort();
 }

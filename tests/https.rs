@@ -125,7 +125,7 @@ async fn fixtures_over_both_protocols() {
         after["request"]["object"] = object;
         let response = admit(&server, http2, "validate", &after).await;
         assert_eq!(response["allowed"], true, "{response}");
-        assert!(warnings(&response).contains("EFA on c5n.18xlarge needs a security group"));
+        assert!(warnings(&response).contains(r#"EFA on "c5n.18xlarge" needs a security group"#));
         // Without the mutating hook, the alias is denied with a hint.
         let response = admit(&server, http2, "validate", &review).await;
         assert_eq!(response["allowed"], false);
@@ -183,6 +183,7 @@ async fn fixtures_over_both_protocols() {
         // The region decides: hpc6a is offered in us-east-2, not in us-east-1.
         let review = fixture("machineset-create-hpc6a-us-east-2.json");
         let response = admit(&server, http2, "validate", &review).await;
+        assert_eq!(response["allowed"], true, "{response}");
         assert!(!warnings(&response).contains("not offered"), "{response}");
         let mut moved = review.clone();
         moved["request"]["object"]["spec"]["template"]["spec"]["providerSpec"]["value"]["placement"]
@@ -292,6 +293,35 @@ async fn bad_input_gets_a_clear_answer() {
                 assert!(message.starts_with(want), "{name} {endpoint}: {message}");
             }
         }
+
+        // Several errors: all reported, one cause each, the message joined.
+        let mut several = good["request"].clone();
+        let config = &mut several["object"]["spec"]["template"]["spec"]["providerSpec"]["value"];
+        config["networkInterfaceType"] = json!("Efa");
+        config["instanceType"] = json!(8);
+        let (_, answer) = post(&server, http2, "/validate", review_with(several)).await;
+        let status = &answer["response"]["status"];
+        assert_eq!(
+            status["details"]["causes"].as_array().unwrap().len(),
+            2,
+            "{answer}"
+        );
+        let message = status["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(
+                "[spec.template.spec.providerSpec.value.networkInterfaceType: Unsupported value"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("instanceType: Invalid value: 8: must be a string]"),
+            "{message}"
+        );
+
+        // Another kind is none of our business, even with an operation we do not know.
+        let pod = json!({"uid": "u-pod", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "PATCH", "object": {}});
+        let (_, answer) = post(&server, http2, "/validate", review_with(pod)).await;
+        assert_eq!(answer["response"]["allowed"], true, "{answer}");
 
         // Over 3 MiB: 413, with a JSON error.
         let mut huge = good.clone();

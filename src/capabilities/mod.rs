@@ -9,7 +9,7 @@ pub mod snapshot;
 pub use refresh::{RefreshSettings, refresh_region, spawn_refresher};
 
 use crate::core::{
-    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings,
+    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, SourceKind,
 };
 use arc_swap::{ArcSwap, Guard};
 use std::str::FromStr;
@@ -122,11 +122,13 @@ impl CapabilityLookup for StoreView<'_> {
 
     fn region(&self, region: &str) -> Option<&RegionOfferings> {
         let found = self.table.region(region);
-        if found.is_none()
+        let live = found.is_some_and(|r| r.provenance.source == SourceKind::Ec2);
+        if !live
             && let Some(requests) = self.region_requests
             && looks_like_region(region)
         {
-            // Never waits: a full queue drops the request.
+            // Never waits: a full queue drops the request, and the next review asks again.
+            // The refresher ignores regions it already has scheduled.
             let _ = requests.try_send(region.to_owned());
         }
         found
@@ -181,11 +183,31 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_region_is_requested_without_waiting() {
-        let (store, mut rx) = CapabilityStore::refreshed(CapabilityTable::default());
-        assert!(store.view().region("eu-west-3").is_none());
+    fn a_region_without_live_data_is_requested_without_waiting() {
+        let (store, mut rx) = CapabilityStore::refreshed(snapshot::embedded_table());
+        // In the embedded table, but not yet from EC2: served, and asked for.
+        assert!(store.view().region("eu-west-3").is_some());
+        assert!(store.view().region("xx-nowhere-9").is_none());
         assert!(store.view().region("not a region").is_none());
         assert_eq!(rx.try_recv().unwrap(), "eu-west-3");
+        assert_eq!(rx.try_recv().unwrap(), "xx-nowhere-9");
         assert!(rx.try_recv().is_err());
+        store.install_region(
+            "eu-west-3",
+            ec2::RegionData::default(),
+            Provenance {
+                source: SourceKind::Ec2,
+                fetched_at: now_rfc3339(),
+                stale_reason: None,
+            },
+        );
+        assert!(store.view().region("eu-west-3").is_some());
+        assert!(rx.try_recv().is_err(), "live data is not asked for again");
+    }
+
+    #[test]
+    fn a_fixed_table_asks_for_nothing() {
+        let store = CapabilityStore::fixed(CapabilityTable::default());
+        assert!(store.view().region("eu-west-3").is_none());
     }
 }

@@ -24,16 +24,6 @@ pub enum SourceKind {
     Ec2,
 }
 
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SourceKind::Embedded => "embedded",
-            SourceKind::File => "file",
-            SourceKind::Ec2 => "ec2",
-        })
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Provenance {
     pub source: SourceKind,

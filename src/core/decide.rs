@@ -3,7 +3,7 @@
 use super::capability::{CapabilityLookup, efa_alternatives};
 use super::field_error::{FieldError, FieldPath, quote};
 use super::object::{self, ProviderConfig, TargetKind, find_provider_config, optional_string};
-use super::spelling::{InterfaceType, Reading};
+use super::spelling::{InterfaceType, Reading, Spelling};
 use super::{Decision, Operation, Policy, Request, UnknownInstanceType};
 use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde_json::Value;
@@ -14,13 +14,14 @@ const MAX_ALTERNATIVES: usize = 5;
 const NETWORK_INTERFACE_TYPE: &str = "networkInterfaceType";
 const INSTANCE_TYPE: &str = "instanceType";
 
-/// The object a decision is about, or the answer when there is nothing to decide.
+/// An AWS Machine or MachineSet under CREATE or UPDATE: what both endpoints decide on.
 struct Subject<'a> {
     kind: TargetKind,
     object: &'a Value,
     config: ProviderConfig<'a>,
 }
 
+/// The subject of `req`, or the whole answer when there is nothing to decide.
 fn subject<'a>(req: &Request<'a>) -> Result<Subject<'a>, Decision> {
     let Some(kind) = TargetKind::from_gvk(req.group, req.version, req.kind) else {
         return Err(Decision::default());
@@ -57,6 +58,24 @@ fn subject<'a>(req: &Request<'a>) -> Result<Subject<'a>, Decision> {
     }
 }
 
+/// `networkInterfaceType` as given, before any spelling is applied.
+#[derive(Clone, Copy)]
+enum GivenInterface<'a> {
+    /// Absent, null or empty: the platform default applies.
+    Unset,
+    Text(&'a str),
+    WrongType(&'a Value),
+}
+
+fn given_interface<'a>(config: &ProviderConfig<'a>) -> GivenInterface<'a> {
+    match config.network_interface_type {
+        None => GivenInterface::Unset,
+        Some(Value::String(text)) if text.is_empty() => GivenInterface::Unset,
+        Some(Value::String(text)) => GivenInterface::Text(text),
+        Some(other) => GivenInterface::WrongType(other),
+    }
+}
+
 /// `/mutate`: default an absent value on CREATE, normalise an alias on CREATE and UPDATE.
 pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
     let subject = match subject(req) {
@@ -65,12 +84,8 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
     };
     let path = subject.config.field_path(NETWORK_INTERFACE_TYPE);
     let mut decision = Decision::default();
-    match subject.config.network_interface_type {
-        None | Some(Value::String(_))
-            if req.operation == Operation::Create
-                && optional_string(subject.config.network_interface_type, path.clone())
-                    .is_ok_and(|v| v.is_none()) =>
-        {
+    match given_interface(&subject.config) {
+        GivenInterface::Unset if req.operation == Operation::Create => {
             // `add` also replaces an existing null or empty member (RFC 6902 4.1).
             let value = policy.spelling.canonical(InterfaceType::Standard);
             decision.patch.0.push(PatchOperation::Add(AddOperation {
@@ -78,7 +93,7 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
                 value: Value::from(value),
             }));
         }
-        Some(Value::String(given)) => {
+        GivenInterface::Text(given) => {
             if let Reading::Alias(interface) = policy.spelling.read(given) {
                 let canonical = policy.spelling.canonical(interface);
                 decision
@@ -95,8 +110,8 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
                 ));
             }
         }
-        // Wrong types are /validate's to deny.
-        _ => {}
+        // Unset on UPDATE stays as stored; wrong types are /validate's to deny.
+        GivenInterface::Unset | GivenInterface::WrongType(_) => {}
     }
     decision
 }
@@ -114,22 +129,54 @@ pub fn validate(
     let mut decision = Decision::default();
     check(&subject, policy, capabilities, &mut decision);
 
-    if req.operation == Operation::Update && unchanged_by_update(req, &subject) {
+    if req.operation == Operation::Update && unchanged_by_update(req, &subject, policy.spelling) {
         // Ratcheting: what was accepted before stays accepted, and advice already given
         // is not repeated on every label or finalizer change.
         decision.warnings = decision
             .errors
             .drain(..)
-            .map(|error| format!("{error} (allowed: this update does not change it)"))
+            .map(|error| {
+                format!(
+                    "{} (allowed: this update does not change it)",
+                    error.summary()
+                )
+            })
             .collect();
     }
     decision
 }
 
-fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>) -> bool {
+/// What ratcheting compares: the interface by meaning (the mutating hook may have
+/// rewritten an alias stored before), everything else as given.
+#[derive(PartialEq)]
+enum InterfaceKey<'a> {
+    Unset,
+    Meaning(InterfaceType),
+    Raw(&'a Value),
+}
+
+fn interface_key<'a>(config: &ProviderConfig<'a>, spelling: Spelling) -> InterfaceKey<'a> {
+    match given_interface(config) {
+        GivenInterface::Unset => InterfaceKey::Unset,
+        GivenInterface::Text(text) => match spelling.read(text) {
+            Reading::Canonical(meaning) | Reading::Alias(meaning) => InterfaceKey::Meaning(meaning),
+            Reading::Unknown => {
+                InterfaceKey::Raw(config.network_interface_type.unwrap_or(&Value::Null))
+            }
+        },
+        GivenInterface::WrongType(value) => InterfaceKey::Raw(value),
+    }
+}
+
+fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>, spelling: Spelling) -> bool {
+    let new = &subject.config;
     req.old_object
         .and_then(|old| find_provider_config(old, subject.kind).ok().flatten())
-        .is_some_and(|old| old.checked_fields() == subject.config.checked_fields())
+        .is_some_and(|old| {
+            interface_key(&old, spelling) == interface_key(new, spelling)
+                && old.instance_type == new.instance_type
+                && old.region == new.region
+        })
 }
 
 fn check(
@@ -139,49 +186,59 @@ fn check(
     decision: &mut Decision,
 ) {
     let config = &subject.config;
-    let nit_path = config.field_path(NETWORK_INTERFACE_TYPE);
+    let interface_path = config.field_path(NETWORK_INTERFACE_TYPE);
     let instance_path = config.field_path(INSTANCE_TYPE);
     let region_path = config.path.child("placement").child("region");
 
-    let interface = match config.network_interface_type {
-        None => None,
-        Some(Value::String(given)) if given.is_empty() => None,
-        Some(Value::String(given)) => match policy.spelling.read(given) {
+    let interface = match given_interface(config) {
+        GivenInterface::Unset => None,
+        GivenInterface::Text(given) => match policy.spelling.read(given) {
             Reading::Canonical(interface) => Some(interface),
             Reading::Alias(_) | Reading::Unknown => {
                 let hint = policy
                     .spelling
                     .likely_meant(given)
                     .map(|meant| format!("did you mean {}?", quote(meant)));
-                decision.errors.push(FieldError::unsupported(
-                    nit_path,
-                    given,
-                    &policy.spelling.supported_values(),
-                    hint,
-                ));
+                decision.errors.push(
+                    FieldError::unsupported(
+                        interface_path,
+                        given,
+                        &policy.spelling.supported_values(),
+                    )
+                    .with_hint(hint),
+                );
                 None
             }
         },
-        Some(other) => {
-            decision
-                .errors
-                .push(FieldError::invalid(nit_path, other, "must be a string"));
+        GivenInterface::WrongType(value) => {
+            decision.errors.push(FieldError::invalid(
+                interface_path,
+                value,
+                "must be a string",
+            ));
             None
         }
     };
     let instance_type = optional_string(config.instance_type, instance_path.clone())
         .map_err(|e| decision.errors.push(e))
-        .ok()
-        .flatten();
+        .ok();
     let region = optional_string(config.region, region_path)
         .map_err(|e| decision.errors.push(e))
         .ok()
-        .flatten()
-        .unwrap_or(&policy.default_region);
+        .map(|region| region.unwrap_or(&policy.default_region));
 
     if interface != Some(InterfaceType::Efa) {
         return;
     }
+    if object::machine_role(subject.object, subject.kind) == Some("master") {
+        decision.warnings.push(
+            "EFA on a control-plane machine (role master) is not supported: use it on worker machines only".to_owned(),
+        );
+    }
+    // A malformed instance type or region is already an error; nothing more to check.
+    let (Some(instance_type), Some(region)) = (instance_type, region) else {
+        return;
+    };
     let efa = policy.spelling.canonical(InterfaceType::Efa);
     let Some(instance_type) = instance_type else {
         decision.warnings.push(format!(
@@ -189,29 +246,22 @@ fn check(
         ));
         return;
     };
-    let accepted = check_efa_instance_type(
+    if check_efa_instance_type(
         instance_type,
         region,
         &instance_path,
         policy,
         capabilities,
         decision,
-    );
-    if accepted {
+    ) {
         decision.warnings.push(format!(
-            "EFA on {instance_type} needs a security group that allows all traffic between its members, and the EFA device plugin (libfabric) on the nodes to be of use"
+            "EFA on {} needs a security group that allows all traffic between its members, and the EFA device plugin (libfabric) on the nodes to be of use",
+            quote(instance_type)
         ));
-        if object::machine_role(subject.object, subject.kind) == Some("master") {
-            decision.warnings.push(
-                "EFA on a control-plane machine (role master) is not supported: use it on worker machines only"
-                    .to_owned(),
-            );
-        }
     }
 }
 
-/// Checks an EFA instance type against the table; returns whether it is known to be fine
-/// (or at least not known to be wrong).
+/// Checks an EFA instance type against the table; returns whether it is accepted.
 fn check_efa_instance_type(
     instance_type: &str,
     region: &str,
@@ -223,13 +273,12 @@ fn check_efa_instance_type(
     let info = capabilities.instance_type(instance_type);
     let Some(offerings) = capabilities.region(region) else {
         let mut warning = format!(
-            "region {} is not in the capability table: EFA support of {instance_type} was not checked",
-            quote(region)
+            "region {} is not in the capability table: EFA support of {} was not checked",
+            quote(region),
+            quote(instance_type)
         );
         if info.is_some_and(|t| !t.efa_supported) {
-            warning.push_str(&format!(
-                " ({instance_type} supports EFA in no region the table knows)"
-            ));
+            warning.push_str(" (it supports EFA in no region the table knows)");
         }
         decision.warnings.push(warning);
         return true;
@@ -245,7 +294,7 @@ fn check_efa_instance_type(
         Some(info) if !info.efa_supported => {
             let alternatives =
                 efa_alternatives(capabilities, offerings, instance_type, MAX_ALTERNATIVES);
-            let offer = if alternatives.is_empty() {
+            let hint = if alternatives.is_empty() {
                 format!("no EFA-capable type is offered in {region}")
             } else {
                 format!(
@@ -253,11 +302,14 @@ fn check_efa_instance_type(
                     alternatives.join(", ")
                 )
             };
-            decision.errors.push(FieldError::invalid(
-                instance_path.clone(),
-                &value,
-                format!("EFA interfaces are not supported on {instance_type} in {region}; {offer}"),
-            ));
+            decision.errors.push(
+                FieldError::invalid(
+                    instance_path.clone(),
+                    &value,
+                    format!("EFA interfaces are not supported on {instance_type} in {region}"),
+                )
+                .with_hint(Some(hint)),
+            );
             false
         }
         Some(_) if offerings.offered.contains(instance_type) => true,

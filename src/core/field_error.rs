@@ -41,11 +41,10 @@ impl fmt::Display for FieldPath {
 /// The kinds of field error this webhook reports, named as Kubernetes names them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldErrorKind {
-    /// `Unsupported value: "x": supported values: "A", "B"`, with an optional hint.
+    /// `Unsupported value: "x": supported values: "A", "B"`.
     Unsupported {
         value: String,
         supported: Vec<String>,
-        hint: Option<String>,
     },
     /// `Invalid value: <value>: <detail>`.
     Invalid { value: String, detail: String },
@@ -57,42 +56,53 @@ pub enum FieldErrorKind {
 pub struct FieldError {
     pub path: FieldPath,
     pub kind: FieldErrorKind,
+    /// Advice after the error proper (`did you mean "EFA"?`, alternatives), left out
+    /// where the error is only restated.
+    pub hint: Option<String>,
 }
 
 impl FieldError {
-    pub fn unsupported(
-        path: FieldPath,
-        value: &str,
-        supported: &[&str],
-        hint: Option<String>,
-    ) -> Self {
+    fn new(path: FieldPath, kind: FieldErrorKind) -> Self {
         Self {
             path,
-            kind: FieldErrorKind::Unsupported {
-                value: value.to_owned(),
-                supported: supported.iter().map(|s| (*s).to_owned()).collect(),
-                hint,
-            },
+            kind,
+            hint: None,
         }
+    }
+
+    pub fn unsupported(path: FieldPath, value: &str, supported: &[&str]) -> Self {
+        Self::new(
+            path,
+            FieldErrorKind::Unsupported {
+                value: quote(value),
+                supported: supported.iter().map(|s| quote(s)).collect(),
+            },
+        )
     }
 
     pub fn invalid(path: FieldPath, value: &Value, detail: impl Into<String>) -> Self {
-        Self {
+        Self::new(
             path,
-            kind: FieldErrorKind::Invalid {
+            FieldErrorKind::Invalid {
                 value: display_value(value),
                 detail: detail.into(),
             },
-        }
+        )
     }
 
     pub fn required(path: FieldPath, detail: impl Into<String>) -> Self {
-        Self {
+        Self::new(
             path,
-            kind: FieldErrorKind::Required {
+            FieldErrorKind::Required {
                 detail: detail.into(),
             },
-        }
+        )
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
     }
 
     /// The `reason` of a `StatusCause`, as the API server spells it.
@@ -104,34 +114,33 @@ impl FieldError {
         }
     }
 
-    /// The error without its path: the `message` of a `StatusCause`.
-    pub fn body(&self) -> String {
+    /// The error without its path or hint.
+    fn bare_body(&self) -> String {
         match &self.kind {
-            FieldErrorKind::Unsupported {
-                value,
-                supported,
-                hint,
-            } => {
-                let supported = supported
-                    .iter()
-                    .map(|s| quote(s))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut body = format!(
-                    "Unsupported value: {}: supported values: {supported}",
-                    quote(value)
-                );
-                if let Some(hint) = hint {
-                    body.push_str("; ");
-                    body.push_str(hint);
-                }
-                body
+            FieldErrorKind::Unsupported { value, supported } => {
+                format!(
+                    "Unsupported value: {value}: supported values: {}",
+                    supported.join(", ")
+                )
             }
             FieldErrorKind::Invalid { value, detail } => {
                 format!("Invalid value: {value}: {detail}")
             }
             FieldErrorKind::Required { detail } => format!("Required value: {detail}"),
         }
+    }
+
+    /// The error without its path: the `message` of a `StatusCause`.
+    pub fn body(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("{}; {hint}", self.bare_body()),
+            None => self.bare_body(),
+        }
+    }
+
+    /// Path and error without the hint: for restating an error that was already explained.
+    pub fn summary(&self) -> String {
+        format!("{}: {}", self.path, self.bare_body())
     }
 }
 
@@ -176,12 +185,19 @@ mod tests {
     #[test]
     fn unsupported_reads_like_kubernetes() {
         let path = FieldPath::new(["spec", "providerSpec", "value", "networkInterfaceType"]);
-        let err = FieldError::unsupported(path, "foo", &["EFA", "ENA"], None);
+        let err = FieldError::unsupported(path, "foo", &["EFA", "ENA"]);
         assert_eq!(
             err.to_string(),
             r#"spec.providerSpec.value.networkInterfaceType: Unsupported value: "foo": supported values: "EFA", "ENA""#
         );
         assert_eq!(err.cause_reason(), "FieldValueNotSupported");
+        let hinted = err.with_hint(Some(r#"did you mean "EFA"?"#.into()));
+        assert!(
+            hinted
+                .to_string()
+                .ends_with(r#""EFA", "ENA"; did you mean "EFA"?"#)
+        );
+        assert!(hinted.summary().ends_with(r#""EFA", "ENA""#));
     }
 
     #[test]

@@ -43,14 +43,12 @@ impl TargetKind {
         }
     }
 
-    /// Where role labels may be set: the object's own, and a MachineSet's template.
-    fn label_paths(self) -> &'static [&'static [&'static str]] {
+    /// Where the machines' labels are, most telling first: a MachineSet's template
+    /// labels are what its Machines get.
+    fn label_pointers(self) -> &'static [&'static str] {
         match self {
-            TargetKind::Machine => &[&["metadata", "labels"]],
-            TargetKind::MachineSet => &[
-                &["metadata", "labels"],
-                &["spec", "template", "metadata", "labels"],
-            ],
+            TargetKind::Machine => &["/metadata/labels"],
+            TargetKind::MachineSet => &["/spec/template/metadata/labels", "/metadata/labels"],
         }
     }
 }
@@ -68,15 +66,10 @@ impl ProviderConfig<'_> {
     pub fn field_path(&self, field: &str) -> FieldPath {
         self.path.child(field)
     }
-
-    /// The three fields whose change (or not) decides ratcheting.
-    pub fn checked_fields(&self) -> [Option<&Value>; 3] {
-        [self.network_interface_type, self.instance_type, self.region]
-    }
 }
 
 /// A present, non-null value.
-fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.get(key).filter(|v| !v.is_null())
 }
 
@@ -138,20 +131,17 @@ pub fn optional_string(value: Option<&Value>, path: FieldPath) -> Result<Option<
     }
 }
 
-fn pointer<'a>(object: &'a Value, segments: &[&str]) -> Option<&'a Value> {
-    segments.iter().try_fold(object, |v, s| v.get(*s))
-}
-
 pub fn is_being_deleted(object: &Value) -> bool {
-    pointer(object, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
+    object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 /// The machine role from the role label, looked for where `kind` carries labels.
 pub fn machine_role(object: &Value, kind: TargetKind) -> Option<&str> {
-    kind.label_paths()
+    kind.label_pointers()
         .iter()
-        .filter_map(|labels| pointer(object, labels)?.get(ROLE_LABEL)?.as_str())
-        .next()
+        .find_map(|labels| object.pointer(labels)?.get(ROLE_LABEL)?.as_str())
 }
 
 #[cfg(test)]
