@@ -5,8 +5,11 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python3
 # Pinned: the embedded snapshot and the tests' expectations come from this moto's data.
 MOTO := moto[server]==5.2.1
+# Pinned: the Kubernetes JSON schemas tests/manifests/check_manifests.py validates against.
+KUBERNETES_VALIDATE := kubernetes-validate==1.37.0
 BIN := target/release/machine-efa-webhook
 LISTEN ?= 127.0.0.1:9443
+METRICS_LISTEN ?= 127.0.0.1:8080
 CERTS := certs
 
 .PHONY: run test lint unit build snapshot certs clean
@@ -18,7 +21,7 @@ run: build $(CERTS)/tls.crt
 	@echo
 	@echo "  curl --cacert $(CERTS)/ca.crt -H 'Content-Type: application/json' --data @tests/fixtures/machineset-create-efa-m5.json https://$(LISTEN)/validate"
 	@echo
-	exec $(BIN) serve --listen $(LISTEN) --tls-cert $(CERTS)/tls.crt --tls-key $(CERTS)/tls.key --capabilities embedded
+	exec $(BIN) serve --listen $(LISTEN) --metrics-listen $(METRICS_LISTEN) --tls-cert $(CERTS)/tls.crt --tls-key $(CERTS)/tls.key --capabilities embedded
 
 build:
 	$(CARGO) build --release --locked
@@ -43,7 +46,7 @@ unit: $(VENV)/.installed
 
 $(VENV)/.installed:
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet '$(MOTO)'
+	$(PYTHON) -m pip install --quiet '$(MOTO)' '$(KUBERNETES_VALIDATE)' pyyaml
 	touch $@
 
 ## snapshot: regenerate the embedded capability table (data/capabilities.json) from moto
@@ -53,3 +56,20 @@ snapshot: build $(VENV)/.installed
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV)
+
+.PHONY: dev-overlay manifests-check
+
+DEV_WEBHOOKS ?= manifests/overlays/dev/webhooks.yaml
+
+## dev-overlay: write manifests/overlays/dev/webhooks.yaml (webhooks calling https://127.0.0.1:9443) with the caBundle of $(CERTS)/ca.crt
+dev-overlay:
+	@test -f $(CERTS)/ca.crt || { echo "dev-overlay: $(CERTS)/ca.crt is missing: run make run or make certs first" >&2; exit 1; }
+	sed 's|@CA_BUNDLE@|'"$$(base64 -w0 < $(CERTS)/ca.crt)"'|' manifests/overlays/dev/webhooks.yaml.in > $(DEV_WEBHOOKS).tmp
+	mv $(DEV_WEBHOOKS).tmp $(DEV_WEBHOOKS)
+	@echo "wrote $(DEV_WEBHOOKS); apply with: kubectl apply -k $(dir $(DEV_WEBHOOKS))"
+
+## manifests-check: build every kustomize overlay, validate it against the Kubernetes schemas, assert its safety properties
+manifests-check: $(VENV)/.installed
+	@command -v $${KUBECTL:-kubectl} >/dev/null || { echo "kubectl not found: installing Debian's kubernetes-client"; apt-get update -qq && apt-get install -y -qq kubernetes-client; }
+	@$(PYTHON) -c 'import kubernetes_validate, yaml' 2>/dev/null || $(PYTHON) -m pip install --quiet '$(KUBERNETES_VALIDATE)' pyyaml
+	$(PYTHON) tests/manifests/check_manifests.py

@@ -31,46 +31,108 @@ pub struct GeneratedCerts {
     pub key_pem: String,
 }
 
+/// A certificate authority that signs serving (and client) certificates.
+pub struct Authority {
+    params: CertificateParams,
+    key: KeyPair,
+    pub pem: String,
+}
+
+/// A certificate and its key, PEM-encoded.
+pub struct Issued {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+fn validity(params: &mut CertificateParams, valid_for_days: i64) {
+    let now = OffsetDateTime::now_utc();
+    // An hour of slack for clocks that lag ours.
+    params.not_before = now - Duration::hours(1);
+    params.not_after = now + Duration::days(valid_for_days);
+}
+
+fn common_name(params: &mut CertificateParams, name: &str) {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, name);
+    params.distinguished_name = dn;
+}
+
+impl Authority {
+    pub fn new(valid_for_days: i64) -> Result<Self, CertError> {
+        let mut params = CertificateParams::default();
+        common_name(&mut params, "machine-efa-webhook CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        validity(&mut params, valid_for_days);
+        let key = KeyPair::generate()?;
+        let pem = params.self_signed(&key)?.pem();
+        Ok(Authority { params, key, pem })
+    }
+
+    fn sign(
+        &self,
+        mut params: CertificateParams,
+        name: &str,
+        usage: ExtendedKeyUsagePurpose,
+        valid_for_days: i64,
+    ) -> Result<Issued, CertError> {
+        common_name(&mut params, name);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![usage];
+        validity(&mut params, valid_for_days);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &Issuer::from_params(&self.params, &self.key))?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// A serving certificate for `dns_names` and `ips`.
+    pub fn issue_serving(
+        &self,
+        dns_names: &[String],
+        ips: &[IpAddr],
+        valid_for_days: i64,
+    ) -> Result<Issued, CertError> {
+        let mut params = CertificateParams::new(dns_names.to_vec())?;
+        params
+            .subject_alt_names
+            .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+        let name = dns_names
+            .first()
+            .map_or("machine-efa-webhook", String::as_str);
+        self.sign(
+            params,
+            name,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            valid_for_days,
+        )
+    }
+
+    /// A client certificate, for API servers that authenticate to webhooks.
+    pub fn issue_client(&self, name: &str, valid_for_days: i64) -> Result<Issued, CertError> {
+        self.sign(
+            CertificateParams::default(),
+            name,
+            ExtendedKeyUsagePurpose::ClientAuth,
+            valid_for_days,
+        )
+    }
+}
+
+/// A new CA and a serving certificate it signed.
 pub fn generate(
     dns_names: &[String],
     ips: &[IpAddr],
     valid_for_days: i64,
 ) -> Result<GeneratedCerts, CertError> {
-    let now = OffsetDateTime::now_utc();
-    let mut ca_params = CertificateParams::default();
-    let mut ca_name = DistinguishedName::new();
-    ca_name.push(DnType::CommonName, "machine-efa-webhook CA");
-    ca_params.distinguished_name = ca_name;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca_params.not_before = now - Duration::hours(1);
-    ca_params.not_after = now + Duration::days(valid_for_days);
-    let ca_key = KeyPair::generate()?;
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let mut params = CertificateParams::new(dns_names.to_vec())?;
-    params
-        .subject_alt_names
-        .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
-    let mut name = DistinguishedName::new();
-    name.push(
-        DnType::CommonName,
-        dns_names
-            .first()
-            .map_or("machine-efa-webhook", String::as_str),
-    );
-    params.distinguished_name = name;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.not_before = now - Duration::hours(1);
-    params.not_after = now + Duration::days(valid_for_days);
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?;
+    let ca = Authority::new(valid_for_days)?;
+    let serving = ca.issue_serving(dns_names, ips, valid_for_days)?;
     Ok(GeneratedCerts {
-        ca_pem: ca_cert.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
+        ca_pem: ca.pem,
+        cert_pem: serving.cert_pem,
+        key_pem: serving.key_pem,
     })
 }
 

@@ -9,6 +9,8 @@
 pub mod admission;
 pub mod capabilities;
 pub mod certs;
+pub mod cluster;
 pub mod core;
+pub mod metrics;
 pub mod server;
 pub mod tls;

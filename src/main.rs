@@ -11,7 +11,8 @@ use machine_efa_webhook::capabilities::{
 use machine_efa_webhook::core::{
     CapabilityTable, Policy, SourceKind, Spelling, UnknownInstanceType,
 };
-use machine_efa_webhook::{certs, server, tls};
+use machine_efa_webhook::metrics::Metrics;
+use machine_efa_webhook::{certs, cluster, server, tls};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,6 +80,22 @@ struct ServeArgs {
     /// How often to re-read each region from EC2.
     #[arg(long, env = "EFA_WEBHOOK_REFRESH_INTERVAL", default_value = "12h", value_parser = refresh_interval)]
     refresh_interval: Duration,
+    /// Plain-HTTP address for /metrics, /healthz and /readyz.
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_METRICS_LISTEN",
+        default_value = "0.0.0.0:8080"
+    )]
+    metrics_listen: SocketAddr,
+    /// Require client certificates signed by this PEM CA (API servers with an admission kubeconfig).
+    #[arg(long, env = "EFA_WEBHOOK_CLIENT_CA")]
+    client_ca: Option<PathBuf>,
+    /// How often to look for a new certificate and key on disk.
+    #[arg(long, env = "EFA_WEBHOOK_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    tls_reload_interval: Duration,
+    /// With no --region, read the region of the OpenShift cluster's Infrastructure object (needs get on infrastructures/cluster).
+    #[arg(long, env = "EFA_WEBHOOK_REGION_FROM_CLUSTER")]
+    region_from_cluster: bool,
     /// What to do with EFA on an instance type the table does not know or the region does not offer.
     #[arg(
         long,
@@ -202,13 +219,7 @@ fn main() -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let use_ec2 = args.capabilities == CapabilitySource::Ec2;
-    let region = match args.region {
-        Some(region) => region,
-        None => ec2::default_region(use_ec2)
-            .await
-            .unwrap_or_else(|| "us-east-1".to_owned()),
-    };
+    let region = own_region(&args).await;
     let policy = Policy {
         spelling: match args.spelling {
             SpellingArg::Openshift => Spelling::OpenShift,
@@ -220,8 +231,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         default_region: region.clone(),
     };
-    let tls = tls::server_config(&args.tls_cert, &args.tls_key)
-        .context("loading the serving certificate")?;
+    let cert = Arc::new(
+        tls::ReloadingCert::load(&args.tls_cert, &args.tls_key)
+            .context("loading the serving certificate")?,
+    );
+    let tls =
+        tls::server_config(cert.clone(), args.client_ca.as_deref()).context("configuring TLS")?;
+    let metrics = Arc::new(Metrics::default());
+    server::spawn_cert_reloader(cert, args.tls_reload_interval, metrics.clone());
 
     let store = match &args.capabilities {
         CapabilitySource::Embedded => Arc::new(CapabilityStore::fixed(
@@ -256,9 +273,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let state = Arc::new(server::AppState::new(policy, store));
+    let state = Arc::new(server::AppState::new(policy, store, metrics));
+    let metrics_listener = tokio::net::TcpListener::bind(args.metrics_listen)
+        .await
+        .with_context(|| format!("listening on {}", args.metrics_listen))?;
+    let metrics_app = server::metrics_router(state.clone());
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(metrics_listener, metrics_app).await {
+            tracing::error!(error = %err, "metrics server stopped");
+        }
+    });
     let app = server::router(state.clone());
-    tracing::info!(listen = %args.listen, region, "serving /mutate and /validate over HTTPS");
+    tracing::info!(listen = %args.listen, metrics = %args.metrics_listen, region, "serving /mutate and /validate over HTTPS");
     let shutdown = async move {
         shutdown_signal().await;
         state.set_ready(false);
@@ -266,6 +292,32 @@ async fn serve(args: ServeArgs) -> Result<()> {
     server::serve(listener, tls, app, shutdown, args.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `--region`; else env and profile; else the cluster's Infrastructure (when asked);
+/// else IMDS (only when talking to EC2 anyway); else us-east-1.
+async fn own_region(args: &ServeArgs) -> String {
+    if let Some(region) = &args.region {
+        return region.clone();
+    }
+    if let Some(region) = ec2::default_region(false).await {
+        return region;
+    }
+    if args.region_from_cluster {
+        let read = async { cluster::infrastructure_region(cluster::client().await?).await };
+        match tokio::time::timeout(Duration::from_secs(15), read).await {
+            Ok(Ok(Some(region))) => return region,
+            Ok(Ok(None)) => tracing::warn!("the cluster's Infrastructure names no AWS region"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "could not read the cluster's region"),
+            Err(_) => tracing::warn!("reading the cluster's region timed out"),
+        }
+    }
+    if args.capabilities == CapabilitySource::Ec2
+        && let Some(region) = ec2::default_region(true).await
+    {
+        return region;
+    }
+    "us-east-1".to_owned()
 }
 
 fn log_table(table: &CapabilityTable, source: &CapabilitySource) {

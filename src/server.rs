@@ -4,6 +4,8 @@
 use crate::admission::{self, Endpoint};
 use crate::capabilities::CapabilityStore;
 use crate::core::Policy;
+use crate::metrics::{Metrics, ReloadResult};
+use crate::tls::{self, Reload, ReloadingCert};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -34,14 +36,16 @@ const MAX_CONCURRENT_STREAMS: u32 = 250;
 pub struct AppState {
     pub policy: Policy,
     pub store: Arc<CapabilityStore>,
+    pub metrics: Arc<Metrics>,
     ready: AtomicBool,
 }
 
 impl AppState {
-    pub fn new(policy: Policy, store: Arc<CapabilityStore>) -> Self {
+    pub fn new(policy: Policy, store: Arc<CapabilityStore>, metrics: Arc<Metrics>) -> Self {
         AppState {
             policy,
             store,
+            metrics,
             ready: AtomicBool::new(true),
         }
     }
@@ -51,14 +55,73 @@ impl AppState {
     }
 }
 
+/// The HTTPS routes: the two webhooks and the probes.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/mutate", post(mutate))
         .route("/validate", post(validate))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
+        .merge(probes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The plain-HTTP routes of the metrics port: metrics and the probes the kubelet calls.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .merge(probes())
+        .with_state(state)
+}
+
+fn probes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// Polls the certificate files and reloads them when they change.
+pub fn spawn_cert_reloader(
+    cert: Arc<ReloadingCert>,
+    every: Duration,
+    metrics: Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    record_not_after(&cert, &metrics);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match cert.reload() {
+                Ok(Reload::Unchanged) => {}
+                Ok(Reload::Reloaded) => {
+                    tracing::info!("serving certificate reloaded");
+                    metrics.record_reload(ReloadResult::Success);
+                    record_not_after(&cert, &metrics);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "serving certificate not reloaded; keeping the one in use");
+                    metrics.record_reload(ReloadResult::Failure);
+                }
+            }
+        }
+    })
+}
+
+fn record_not_after(cert: &ReloadingCert, metrics: &Metrics) {
+    if let Some(not_after) = tls::not_after_unix(&cert.current_cert()) {
+        metrics.tls_not_after.set(not_after);
+    }
 }
 
 async fn mutate(

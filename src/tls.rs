@@ -1,59 +1,173 @@
-//! The HTTPS server's TLS configuration: rustls with aws-lc-rs, TLS 1.2 and 1.3,
-//! ALPN `h2` and `http/1.1` (the API server uses HTTP/2 when offered).
+//! The HTTPS server's TLS: rustls with aws-lc-rs, TLS 1.2 and 1.3, ALPN `h2` and
+//! `http/1.1` (the API server uses HTTP/2 when offered), optional client certificates,
+//! and a serving certificate reloaded from disk without a restart.
 
+use arc_swap::ArcSwap;
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::Path;
-use std::sync::Arc;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("reading certificate {path}: {source}")]
-    Cert {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Pem {
         path: String,
         source: rustls::pki_types::pem::Error,
     },
     #[error("{path} holds no certificate")]
     NoCert { path: String },
-    #[error("reading private key {path}: {source}")]
-    Key {
-        path: String,
-        source: rustls::pki_types::pem::Error,
-    },
-    #[error("certificate and key do not make a TLS configuration: {0}")]
+    #[error("certificate and key do not make a serving pair: {0}")]
     Config(#[from] rustls::Error),
+    #[error("client CA {path}: {source}")]
+    ClientCa {
+        path: String,
+        source: rustls::server::VerifierBuilderError,
+    },
 }
 
-pub fn load_certified_key(
-    cert_path: &Path,
-    key_path: &Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    let certs = CertificateDer::pem_file_iter(cert_path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::Cert {
-            path: cert_path.display().to_string(),
-            source,
-        })?;
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn pem_error(path: &Path) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError + '_ {
+    move |source| TlsError::Pem {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn parse_certs(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_error(path))?;
     if certs.is_empty() {
         return Err(TlsError::NoCert {
-            path: cert_path.display().to_string(),
+            path: path.display().to_string(),
         });
     }
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|source| TlsError::Key {
-        path: key_path.display().to_string(),
-        source,
-    })?;
-    Ok((certs, key))
+    Ok(certs)
 }
 
-pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let (certs, key) = load_certified_key(cert_path, key_path)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+/// The serving certificate, swapped whole when the files on disk change. New handshakes
+/// get the new certificate; established connections keep theirs.
+#[derive(Debug)]
+pub struct ReloadingCert {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: ArcSwap<CertifiedKey>,
+    /// The file contents last tried, so an unchanged (or unchanged bad) pair is not re-read.
+    last_seen: Mutex<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What a reload found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reload {
+    Unchanged,
+    Reloaded,
+}
+
+impl ReloadingCert {
+    pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, TlsError> {
+        let (cert_pem, key_pem) = (read(cert_path)?, read(key_path)?);
+        let key = certified_key(&cert_pem, &key_pem, cert_path, key_path)?;
+        Ok(ReloadingCert {
+            cert_path: cert_path.to_owned(),
+            key_path: key_path.to_owned(),
+            current: ArcSwap::from_pointee(key),
+            last_seen: Mutex::new((cert_pem, key_pem)),
+        })
+    }
+
+    /// Re-reads both files (through any `..data` symlink the kubelet swapped) and installs
+    /// the pair if it changed and is good. A bad or half-written pair keeps the old one.
+    pub fn reload(&self) -> Result<Reload, TlsError> {
+        let (cert_pem, key_pem) = (read(&self.cert_path)?, read(&self.key_path)?);
+        let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
+        if last_seen.0 == cert_pem && last_seen.1 == key_pem {
+            return Ok(Reload::Unchanged);
+        }
+        let result = certified_key(&cert_pem, &key_pem, &self.cert_path, &self.key_path);
+        // Remember a bad pair too: it is reported once, and retried when the files change.
+        *last_seen = (cert_pem, key_pem);
+        self.current.store(Arc::new(result?));
+        Ok(Reload::Reloaded)
+    }
+
+    pub fn cert_path(&self) -> &Path {
+        &self.cert_path
+    }
+
+    /// The end-entity certificate being served.
+    pub fn current_cert(&self) -> CertificateDer<'static> {
+        self.current.load().cert[0].clone()
+    }
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+fn certified_key(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<CertifiedKey, TlsError> {
+    let certs = parse_certs(cert_pem, cert_path)?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(pem_error(key_path))?;
+    Ok(CertifiedKey::from_der(certs, key, &provider())?)
+}
+
+/// The server configuration: the reloading certificate, and client certificates signed
+/// by `client_ca` required when one is given.
+pub fn server_config(
+    cert: Arc<ReloadingCert>,
+    client_ca: Option<&Path>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in parse_certs(&read(path)?, path)? {
+                roots.add(ca)?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|source| TlsError::ClientCa {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Seconds since the epoch at which `cert` expires, if it parses.
+pub fn not_after_unix(cert: &CertificateDer<'_>) -> Option<i64> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    Some(parsed.validity().not_after.timestamp())
 }

@@ -61,6 +61,7 @@ fn certs_writes_a_ca_and_serving_pair_and_keeps_them() {
 struct Served {
     child: Child,
     port: u16,
+    metrics_port: u16,
     client: reqwest::blocking::Client,
     _dir: tempfile::TempDir,
 }
@@ -69,14 +70,11 @@ impl Served {
     fn start(extra: &[&str], env: &[(&str, &str)]) -> Served {
         let dir = tempfile::tempdir().unwrap();
         make_certs(dir.path());
-        let port = free_port();
+        let (port, metrics_port) = (free_port(), free_port());
         let child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--tls-cert",
-            ])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .arg("--tls-cert")
             .arg(dir.path().join("tls.crt"))
             .arg("--tls-key")
             .arg(dir.path().join("tls.key"))
@@ -96,6 +94,7 @@ impl Served {
         let served = Served {
             child,
             port,
+            metrics_port,
             client,
             _dir: dir,
         };
@@ -165,6 +164,17 @@ fn serve_embedded_answers_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(response["allowed"], false);
     assert_eq!(response["status"]["code"], 403);
     assert_eq!(served.get("/healthz"), Some(200));
+    // The metrics port: plain HTTP, metrics and the probes.
+    let plain = |path: &str| {
+        reqwest::blocking::get(format!("http://127.0.0.1:{}{path}", served.metrics_port)).unwrap()
+    };
+    let metrics = plain("/metrics").text().unwrap();
+    assert!(
+        metrics.contains("machine_efa_webhook_tls_certificate_not_after_seconds "),
+        "{metrics}"
+    );
+    assert_eq!(plain("/readyz").status(), 200);
+    assert_eq!(plain("/healthz").status(), 200);
     assert!(served.interrupt().success());
 }
 

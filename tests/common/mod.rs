@@ -35,19 +35,32 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// The server with a fresh CA and serving certificate.
     pub async fn start(policy: Policy, store: Arc<CapabilityStore>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let generated =
             certs::generate(&["localhost".into()], &["127.0.0.1".parse().unwrap()], 1).unwrap();
         generated.write_to(dir.path()).unwrap();
-        let tls = tls::server_config(
+        let cert = tls::ReloadingCert::load(
             &dir.path().join(certs::CERT_FILE),
             &dir.path().join(certs::KEY_FILE),
         )
         .unwrap();
+        let tls = tls::server_config(Arc::new(cert), None).unwrap();
+        Self::start_with(policy, store, tls, generated.ca_pem, dir).await
+    }
+
+    /// The server with the given TLS configuration; `dir` lives as long as the server.
+    pub async fn start_with(
+        policy: Policy,
+        store: Arc<CapabilityStore>,
+        tls: Arc<rustls::ServerConfig>,
+        ca_pem: String,
+        dir: tempfile::TempDir,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(server::AppState::new(policy, store));
+        let state = Arc::new(server::AppState::new(policy, store, Default::default()));
         let app = server::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(
@@ -61,12 +74,21 @@ impl TestServer {
         ));
         TestServer {
             addr,
-            ca_pem: generated.ca_pem,
+            ca_pem,
             state,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
         }
+    }
+
+    /// A client builder that trusts the test CA and reaches `localhost` on this server.
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap();
+        reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .resolve("localhost", self.addr)
+            .timeout(Duration::from_secs(10))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -75,11 +97,7 @@ impl TestServer {
 
     /// A client that trusts the test CA; HTTP/2 via ALPN, or HTTP/1.1 only.
     pub fn client(&self, http2: bool) -> reqwest::Client {
-        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap();
-        let builder = reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .resolve("localhost", self.addr)
-            .timeout(Duration::from_secs(10));
+        let builder = self.client_builder();
         let builder = if http2 { builder } else { builder.http1_only() };
         builder.build().unwrap()
     }

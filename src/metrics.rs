@@ -1,0 +1,65 @@
+//! Prometheus metrics, served in the text format on the plain-HTTP metrics port.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum ReloadResult {
+    Success,
+    Failure,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub result: ReloadResult,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// Certificate reloads: a new pair installed, or a changed pair refused.
+    pub tls_reloads: Family<ReloadLabels, Counter>,
+    /// When the certificate being served expires (seconds since the epoch).
+    pub tls_not_after: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("machine_efa_webhook");
+        let tls_reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "tls_certificate_reloads",
+            "Serving certificate reloads by result (failure: a changed pair was refused and the old one kept)",
+            tls_reloads.clone(),
+        );
+        let tls_not_after = Gauge::default();
+        registry.register(
+            "tls_certificate_not_after_seconds",
+            "Expiry of the serving certificate, in seconds since the epoch",
+            tls_not_after.clone(),
+        );
+        Metrics {
+            registry,
+            tls_reloads,
+            tls_not_after,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn record_reload(&self, result: ReloadResult) {
+        self.tls_reloads
+            .get_or_create(&ReloadLabels { result })
+            .inc();
+    }
+
+    /// The registry in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
