@@ -33,8 +33,8 @@ $(CERTS)/tls.crt: | build
 certs: build
 	$(BIN) certs --out $(CERTS) --dns localhost --ip 127.0.0.1 --force
 
-## test: formatting, lints, and every test (starts the moto EC2 emulator itself)
-test: lint unit
+## test: formatting, lints, every test (starts the moto EC2 emulator itself), and the manifests check
+test: lint unit manifests-check
 
 lint:
 	$(CARGO) fmt --all -- --check
