@@ -68,6 +68,12 @@ fn patched(review: &Value, response: &Value) -> Value {
     object
 }
 
+/// The message of a denial.
+fn denial(response: &Value) -> &str {
+    assert_eq!(response["allowed"], false, "{response}");
+    response["status"]["message"].as_str().unwrap()
+}
+
 fn warnings(response: &Value) -> String {
     response["warnings"]
         .as_array()
@@ -129,12 +135,7 @@ async fn fixtures_over_both_protocols() {
         // Without the mutating hook, the alias is denied with a hint.
         let response = admit(&server, http2, "validate", &review).await;
         assert_eq!(response["allowed"], false);
-        assert!(
-            response["status"]["message"]
-                .as_str()
-                .unwrap()
-                .ends_with(r#"did you mean "EFA"?"#)
-        );
+        assert!(denial(&response).ends_with(r#"did you mean "EFA"?"#));
 
         // EFA on a type without it: 403 Forbidden, one cause, closest alternatives.
         let review = fixture("machineset-create-efa-m5.json");
@@ -159,10 +160,7 @@ async fn fixtures_over_both_protocols() {
         let response = admit(&server, http2, "validate", &review).await;
         assert_eq!(response["allowed"], false);
         assert!(
-            response["status"]["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("spec.providerSpec.value.instanceType: Invalid value")
+            denial(&response).starts_with("spec.providerSpec.value.instanceType: Invalid value")
         );
 
         // EFA on an EFA type: allowed with the prerequisites.
