@@ -144,28 +144,34 @@ impl GeneratedCerts {
             path: dir.display().to_string(),
             source,
         })?;
-        write_file(&dir.join(CA_FILE), &self.ca_pem, false)?;
+        write_file(&dir.join(KEY_FILE), &self.key_pem, true)?;
         write_file(&dir.join(CERT_FILE), &self.cert_pem, false)?;
-        write_file(&dir.join(KEY_FILE), &self.key_pem, true)
+        write_file(&dir.join(CA_FILE), &self.ca_pem, false)
     }
 }
 
+/// Writes through a temp file renamed into place, so a reader never sees half a file
+/// and a replaced key is never readable by others, even for a moment.
 fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CertError> {
     use std::io::Write;
+    let err = |source| CertError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    if private {
+    {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(if private { 0o600 } else { 0o644 });
     }
     #[cfg(not(unix))]
     let _ = private;
+    let _ = std::fs::remove_file(&tmp);
     options
-        .open(path)
+        .open(&tmp)
         .and_then(|mut file| file.write_all(text.as_bytes()))
-        .map_err(|source| CertError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(err)
 }

@@ -91,7 +91,7 @@ struct ServeArgs {
     #[arg(long, env = "EFA_WEBHOOK_CLIENT_CA")]
     client_ca: Option<PathBuf>,
     /// How often to look for a new certificate and key on disk.
-    #[arg(long, env = "EFA_WEBHOOK_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "EFA_WEBHOOK_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = tls_reload_interval)]
     tls_reload_interval: Duration,
     /// With no --region, read the region of the OpenShift cluster's Infrastructure object (needs get on infrastructures/cluster).
     #[arg(long, env = "EFA_WEBHOOK_REGION_FROM_CLUSTER")]
@@ -112,7 +112,10 @@ struct ServeArgs {
         default_value = "openshift"
     )]
     spelling: SpellingArg,
-    /// How long in-flight requests may take to finish after SIGTERM.
+    /// After SIGTERM: how long to keep accepting, not ready, while endpoints stop routing here.
+    #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
+    shutdown_delay: Duration,
+    /// Then: how long in-flight requests may take to finish.
     #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
     /// Log format.
@@ -177,12 +180,29 @@ struct CertsArgs {
 
 /// Between one minute (EC2 rate limits) and a week (the data goes stale).
 fn refresh_interval(text: &str) -> Result<Duration, String> {
-    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    let range = Duration::from_secs(60)..=Duration::from_secs(7 * 24 * 3600);
-    if range.contains(&interval) {
-        Ok(interval)
+    bounded_duration(
+        text,
+        Duration::from_secs(60),
+        Duration::from_secs(7 * 24 * 3600),
+    )
+}
+
+/// Between one second and ten minutes: zero would spin, longer would leave an expired
+/// certificate in use.
+fn tls_reload_interval(text: &str) -> Result<Duration, String> {
+    bounded_duration(text, Duration::from_secs(1), Duration::from_secs(600))
+}
+
+fn bounded_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if (min..=max).contains(&duration) {
+        Ok(duration)
     } else {
-        Err("must be between 1m and 7days".to_owned())
+        Err(format!(
+            "must be between {} and {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ))
     }
 }
 
@@ -285,24 +305,27 @@ async fn serve(args: ServeArgs) -> Result<()> {
     });
     let app = server::router(state.clone());
     tracing::info!(listen = %args.listen, metrics = %args.metrics_listen, region, "serving /mutate and /validate over HTTPS");
+    let shutdown_delay = args.shutdown_delay;
     let shutdown = async move {
         shutdown_signal().await;
+        // Not ready, but still accepting until the endpoint is gone from every
+        // API server and proxy; then stop accepting and drain.
         state.set_ready(false);
+        tracing::info!(delay = ?shutdown_delay, "shutting down: not ready, still serving");
+        tokio::time::sleep(shutdown_delay).await;
     };
     server::serve(listener, tls, app, shutdown, args.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// `--region`; else env and profile; else the cluster's Infrastructure (when asked);
+/// `--region`; else the cluster's Infrastructure (when asked); else env and profile;
 /// else IMDS (only when talking to EC2 anyway); else us-east-1.
 async fn own_region(args: &ServeArgs) -> String {
     if let Some(region) = &args.region {
         return region.clone();
     }
-    if let Some(region) = ec2::default_region(false).await {
-        return region;
-    }
+    // Asked for explicitly, the cluster's own answer comes before a stray AWS_REGION.
     if args.region_from_cluster {
         let read = async { cluster::infrastructure_region(cluster::client().await?).await };
         match tokio::time::timeout(Duration::from_secs(15), read).await {
@@ -311,6 +334,9 @@ async fn own_region(args: &ServeArgs) -> String {
             Ok(Err(err)) => tracing::warn!(error = %err, "could not read the cluster's region"),
             Err(_) => tracing::warn!("reading the cluster's region timed out"),
         }
+    }
+    if let Some(region) = ec2::default_region(false).await {
+        return region;
     }
     if args.capabilities == CapabilitySource::Ec2
         && let Some(region) = ec2::default_region(true).await

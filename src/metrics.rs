@@ -1,15 +1,25 @@
 //! Prometheus metrics, served in the text format on the plain-HTTP metrics port.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ReloadResult {
     Success,
     Failure,
+}
+
+impl EncodeLabelValue for ReloadResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        encoder.write_str(match self {
+            ReloadResult::Success => "success",
+            ReloadResult::Failure => "failure",
+        })
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -22,7 +32,7 @@ pub struct Metrics {
     /// Certificate reloads: a new pair installed, or a changed pair refused.
     pub tls_reloads: Family<ReloadLabels, Counter>,
     /// When the certificate being served expires (seconds since the epoch).
-    pub tls_not_after: Gauge,
+    pub tls_expiry: Gauge,
 }
 
 impl Default for Metrics {
@@ -34,16 +44,16 @@ impl Default for Metrics {
             "Serving certificate reloads by result (failure: a changed pair was refused and the old one kept)",
             tls_reloads.clone(),
         );
-        let tls_not_after = Gauge::default();
+        let tls_expiry = Gauge::default();
         registry.register(
-            "tls_certificate_not_after_seconds",
-            "Expiry of the serving certificate, in seconds since the epoch",
-            tls_not_after.clone(),
+            "tls_certificate_expiry_timestamp_seconds",
+            "When the serving certificate expires (its notAfter), in seconds since the epoch",
+            tls_expiry.clone(),
         );
         Metrics {
             registry,
             tls_reloads,
-            tls_not_after,
+            tls_expiry,
         }
     }
 }

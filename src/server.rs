@@ -120,7 +120,7 @@ pub fn spawn_cert_reloader(
 
 fn record_not_after(cert: &ReloadingCert, metrics: &Metrics) {
     if let Some(not_after) = tls::not_after_unix(&cert.current_cert()) {
-        metrics.tls_not_after.set(not_after);
+        metrics.tls_expiry.set(not_after);
     }
 }
 

@@ -26,8 +26,10 @@ pub enum TlsError {
     },
     #[error("{path} holds no certificate")]
     NoCert { path: String },
-    #[error("certificate and key do not make a serving pair: {0}")]
+    #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
+    #[error("client CA {path}: {source}")]
+    ClientCaCert { path: String, source: rustls::Error },
     #[error("client CA {path}: {source}")]
     ClientCa {
         path: String,
@@ -65,6 +67,9 @@ fn parse_certs(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, 
     Ok(certs)
 }
 
+/// Certificate chain and key file contents, as read.
+type PemPair = (Vec<u8>, Vec<u8>);
+
 /// The serving certificate, swapped whole when the files on disk change. New handshakes
 /// get the new certificate; established connections keep theirs.
 #[derive(Debug)]
@@ -73,7 +78,9 @@ pub struct ReloadingCert {
     key_path: PathBuf,
     current: ArcSwap<CertifiedKey>,
     /// The file contents last tried, so an unchanged (or unchanged bad) pair is not re-read.
-    last_seen: Mutex<(Vec<u8>, Vec<u8>)>,
+    last_seen: Mutex<PemPair>,
+    /// The last read error, so a file that stays missing is reported once.
+    last_read_error: Mutex<Option<String>>,
 }
 
 /// What a reload found.
@@ -92,13 +99,16 @@ impl ReloadingCert {
             key_path: key_path.to_owned(),
             current: ArcSwap::from_pointee(key),
             last_seen: Mutex::new((cert_pem, key_pem)),
+            last_read_error: Mutex::new(None),
         })
     }
 
     /// Re-reads both files (through any `..data` symlink the kubelet swapped) and installs
     /// the pair if it changed and is good. A bad or half-written pair keeps the old one.
     pub fn reload(&self) -> Result<Reload, TlsError> {
-        let (cert_pem, key_pem) = (read(&self.cert_path)?, read(&self.key_path)?);
+        let Some((cert_pem, key_pem)) = self.read_settled_pair()? else {
+            return Ok(Reload::Unchanged);
+        };
         let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
         if last_seen.0 == cert_pem && last_seen.1 == key_pem {
             return Ok(Reload::Unchanged);
@@ -108,6 +118,35 @@ impl ReloadingCert {
         *last_seen = (cert_pem, key_pem);
         self.current.store(Arc::new(result?));
         Ok(Reload::Reloaded)
+    }
+
+    /// Reads the pair; `None` while a swap is under way (the certificate changed while
+    /// the key was read), so a normal rotation is never mistaken for a bad pair.
+    fn read_settled_pair(&self) -> Result<Option<PemPair>, TlsError> {
+        let read_all = || -> Result<_, TlsError> {
+            let cert = read(&self.cert_path)?;
+            let key = read(&self.key_path)?;
+            let cert_again = read(&self.cert_path)?;
+            Ok((cert == cert_again).then_some((cert, key)))
+        };
+        let mut last_error = self
+            .last_read_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match read_all() {
+            Ok(pair) => {
+                *last_error = None;
+                Ok(pair)
+            }
+            Err(err) => {
+                let text = err.to_string();
+                if last_error.as_deref() == Some(text.as_str()) {
+                    return Ok(None);
+                }
+                *last_error = Some(text);
+                Err(err)
+            }
+        }
     }
 
     pub fn cert_path(&self) -> &Path {
@@ -150,7 +189,10 @@ pub fn server_config(
         Some(path) => {
             let mut roots = rustls::RootCertStore::empty();
             for ca in parse_certs(&read(path)?, path)? {
-                roots.add(ca)?;
+                roots.add(ca).map_err(|source| TlsError::ClientCaCert {
+                    path: path.display().to_string(),
+                    source,
+                })?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
                 .build()

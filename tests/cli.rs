@@ -79,6 +79,13 @@ impl Served {
             .arg("--tls-key")
             .arg(dir.path().join("tls.key"))
             .args(extra)
+            // Isolated from the host's AWS settings; no shutdown delay unless a test asks.
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("EFA_WEBHOOK_SHUTDOWN_DELAY", "0s")
             .envs(env.iter().copied())
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(Stdio::null())
@@ -129,13 +136,23 @@ impl Served {
         serde_json::from_str::<Value>(&text).unwrap()["response"].clone()
     }
 
-    /// Ctrl-C, and the exit status.
-    fn interrupt(mut self) -> std::process::ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
         assert!(sent.success());
+    }
+
+    fn plain_get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::get(format!("http://127.0.0.1:{}{path}", self.metrics_port)).unwrap()
+    }
+
+    /// Ctrl-C, and the exit status.
+    fn interrupt(self) -> std::process::ExitStatus {
+        self.signal("-INT");
+        self.wait()
+    }
+
+    fn wait(mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -143,7 +160,7 @@ impl Served {
             }
             assert!(
                 Instant::now() < deadline,
-                "did not stop within 10 s of SIGINT"
+                "did not stop within 10 s of the signal"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -165,12 +182,10 @@ fn serve_embedded_answers_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(response["status"]["code"], 403);
     assert_eq!(served.get("/healthz"), Some(200));
     // The metrics port: plain HTTP, metrics and the probes.
-    let plain = |path: &str| {
-        reqwest::blocking::get(format!("http://127.0.0.1:{}{path}", served.metrics_port)).unwrap()
-    };
+    let plain = |path: &str| served.plain_get(path);
     let metrics = plain("/metrics").text().unwrap();
     assert!(
-        metrics.contains("machine_efa_webhook_tls_certificate_not_after_seconds "),
+        metrics.contains("machine_efa_webhook_tls_certificate_expiry_timestamp_seconds "),
         "{metrics}"
     );
     assert_eq!(plain("/readyz").status(), 200);
@@ -238,4 +253,21 @@ fn serve_from_ec2_keeps_serving_when_aws_is_unreachable() {
         false
     );
     assert!(served.interrupt().success());
+}
+
+#[test]
+fn sigterm_turns_readiness_off_but_keeps_serving_through_the_delay() {
+    let served = Served::start(&[], &[("EFA_WEBHOOK_SHUTDOWN_DELAY", "2s")]);
+    served.signal("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while served.plain_get("/readyz").status() != 503 {
+        assert!(Instant::now() < deadline, "still ready after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Calls routed here before the endpoint is gone are still answered.
+    assert_eq!(
+        served.validate("machineset-create-efa-m5.json")["allowed"],
+        false
+    );
+    assert!(served.wait().success());
 }

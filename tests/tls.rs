@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, embedded_store, fixture, policy};
+use common::{TestServer, client_builder_for, embedded_store, fixture, policy};
 use machine_efa_webhook::certs::{Authority, Issued};
 use machine_efa_webhook::metrics::Metrics;
 use machine_efa_webhook::{server, tls};
@@ -21,10 +21,15 @@ fn mount(dir: &Path, generation: &str, pair: &Issued) {
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("tls.crt"), &pair.cert_pem).unwrap();
     std::fs::write(data.join("tls.key"), &pair.key_pem).unwrap();
-    // The swap itself: a new symlink renamed over `..data`, atomically.
+    // The swap itself: a new symlink renamed over `..data`, atomically; then the old
+    // generation goes, as the kubelet removes it.
+    let previous = std::fs::read_link(dir.join("..data")).ok();
     let tmp = dir.join("..data_tmp");
     std::os::unix::fs::symlink(generation, &tmp).unwrap();
     std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    if let Some(previous) = previous {
+        std::fs::remove_dir_all(dir.join(previous)).unwrap();
+    }
     for file in ["tls.crt", "tls.key"] {
         let link = dir.join(file);
         if !link.exists() {
@@ -94,23 +99,36 @@ async fn a_symlink_swap_is_served_without_a_failed_request() {
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let body = serde_json::to_vec(&fixture("machineset-create-efa-m5.json")).unwrap();
+    // The certificates the load's own connections were served.
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     let mut load = Vec::new();
     for http2 in [true, false, true, false] {
-        let client = server.client_builder().pool_max_idle_per_host(0);
-        let client = if http2 { client } else { client.http1_only() }
-            .build()
-            .unwrap();
-        let (url, body, stop, ok, failed) = (
+        let (url, body, stop, ok, failed, seen) = (
             server.url("/validate"),
             body.clone(),
             stop.clone(),
             ok.clone(),
             failed.clone(),
+            seen.clone(),
         );
+        let (ca_pem, addr) = (server.ca_pem.clone(), server.addr);
+        // A new client per request: every request is a new connection and handshake.
+        let new_client = move || {
+            let builder = client_builder_for(&ca_pem, addr).tls_info(true);
+            if http2 { builder } else { builder.http1_only() }
+                .build()
+                .unwrap()
+        };
         load.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                match client.post(&url).body(body.clone()).send().await {
-                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::SeqCst),
+                match new_client().post(&url).body(body.clone()).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        if let Some(info) = r.extensions().get::<reqwest::tls::TlsInfo>() {
+                            let cert = info.peer_certificate().unwrap_or_default().to_vec();
+                            seen.lock().unwrap().insert(cert);
+                        }
+                        ok.fetch_add(1, Ordering::SeqCst)
+                    }
                     _ => failed.fetch_add(1, Ordering::SeqCst),
                 };
             }
@@ -137,17 +155,22 @@ async fn a_symlink_swap_is_served_without_a_failed_request() {
         0,
         "failed requests during the swap"
     );
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.contains(&der(&first.cert_pem)) && seen.contains(&der(&second.cert_pem)),
+        "the load handshook both before and after the swap"
+    );
     assert!(
         ok.load(Ordering::SeqCst) > 10,
         "too few requests to prove anything"
     );
     let text = rotating.metrics.encode();
     assert!(
-        text.contains(r#"machine_efa_webhook_tls_certificate_reloads_total{result="Success"} 1"#),
+        text.contains(r#"machine_efa_webhook_tls_certificate_reloads_total{result="success"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains("machine_efa_webhook_tls_certificate_not_after_seconds "),
+        text.contains("machine_efa_webhook_tls_certificate_expiry_timestamp_seconds "),
         "{text}"
     );
     rotating.reloader.abort();
@@ -170,14 +193,14 @@ async fn a_bad_or_half_written_pair_keeps_the_old_one() {
         key_pem: first.key_pem.clone(),
     };
     mount(server_dir(&rotating), "..2026_11_25_b", &half);
+    wait_for_failures(&rotating.metrics, 1).await;
     // Truncated PEM.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let truncated = Issued {
         cert_pem: first.cert_pem[..100].to_owned(),
         key_pem: first.key_pem.clone(),
     };
     mount(server_dir(&rotating), "..2026_11_25_c", &truncated);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_failures(&rotating.metrics, 2).await;
 
     assert_eq!(
         served_cert(server).await,
@@ -194,7 +217,7 @@ async fn a_bad_or_half_written_pair_keeps_the_old_one() {
     assert_eq!(response.status(), 200);
     let text = rotating.metrics.encode();
     assert!(
-        text.contains(r#"machine_efa_webhook_tls_certificate_reloads_total{result="Failure"} 2"#),
+        text.contains(r#"machine_efa_webhook_tls_certificate_reloads_total{result="failure"} 2"#),
         "{text}"
     );
 
@@ -259,4 +282,35 @@ async fn a_client_ca_requires_client_certificates() {
         let response = client.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(response.status(), 200);
     }
+}
+
+async fn wait_for_failures(metrics: &Metrics, count: u32) {
+    let want =
+        format!(r#"machine_efa_webhook_tls_certificate_reloads_total{{result="failure"}} {count}"#);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !metrics.encode().contains(&want) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {want} within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn a_missing_file_is_reported_once_and_the_pair_kept() {
+    let ca = Authority::new(1).unwrap();
+    let pair = serving_pair(&ca);
+    let dir = tempfile::tempdir().unwrap();
+    mount(dir.path(), "..2026_11_25_a", &pair);
+    let cert =
+        tls::ReloadingCert::load(&dir.path().join("tls.crt"), &dir.path().join("tls.key")).unwrap();
+    std::fs::remove_file(dir.path().join("..2026_11_25_a/tls.key")).unwrap();
+    assert!(cert.reload().is_err(), "reported");
+    assert_eq!(
+        cert.reload().unwrap(),
+        tls::Reload::Unchanged,
+        "not reported again"
+    );
+    assert_eq!(cert.current_cert().to_vec(), der(&pair.cert_pem));
 }

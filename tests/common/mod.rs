@@ -82,17 +82,13 @@ impl TestServer {
         }
     }
 
-    /// A client builder that trusts the test CA and reaches `localhost` on this server.
-    pub fn client_builder(&self) -> reqwest::ClientBuilder {
-        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap();
-        reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .resolve("localhost", self.addr)
-            .timeout(Duration::from_secs(10))
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    /// A client builder that trusts the test CA and reaches `localhost` on this server.
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        client_builder_for(&self.ca_pem, self.addr)
     }
 
     /// A client that trusts the test CA; HTTP/2 via ALPN, or HTTP/1.1 only.
@@ -118,6 +114,15 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// A client builder that trusts `ca_pem` and resolves `localhost` to `addr`.
+pub fn client_builder_for(ca_pem: &str, addr: SocketAddr) -> reqwest::ClientBuilder {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("localhost", addr)
+        .timeout(Duration::from_secs(10))
 }
 
 pub fn fixture_path(name: &str) -> PathBuf {

@@ -420,9 +420,11 @@ def deployment_checks(name: str, objs: list[dict], variant: str) -> None:
         d = get()
         spec = pod_spec(d)
         assert spec.get("priorityClassName") == "system-cluster-critical", f"priorityClassName {spec.get('priorityClassName')}"
-        grace = parse_duration_seconds(env_of(webhook_container(d)).get("EFA_WEBHOOK_SHUTDOWN_GRACE") or "20s")
+        env = env_of(webhook_container(d))
+        grace = parse_duration_seconds(env.get("EFA_WEBHOOK_SHUTDOWN_GRACE") or "20s")
+        delay = parse_duration_seconds(env.get("EFA_WEBHOOK_SHUTDOWN_DELAY") or "5s")
         tgp = spec.get("terminationGracePeriodSeconds", 30)
-        assert tgp > grace, f"terminationGracePeriodSeconds {tgp} is not above the shutdown grace {grace}s"
+        assert tgp > delay + grace, f"terminationGracePeriodSeconds {tgp} is not above the shutdown delay + grace {delay + grace}s"
 
     def tls_mount() -> None:
         d = get()
@@ -468,6 +470,10 @@ def deployment_checks(name: str, objs: list[dict], variant: str) -> None:
             flag = a.split("=", 1)[0]
             envname = "EFA_WEBHOOK_" + flag.lstrip("-").upper().replace("-", "_")
             assert envname not in env, f"{flag} given both as an argument and as {envname}"
+        # clap ignores env vars it does not know: a misspelt one would silently do nothing.
+        known = set(re.findall(r'env = "(EFA_WEBHOOK_[A-Z_]+)"', (ROOT / "src" / "main.rs").read_text()))
+        unknown = sorted(k for k in env if k.startswith("EFA_WEBHOOK_") and k not in known)
+        assert not unknown, f"env vars the binary does not read: {unknown}"
         token = pod_spec(d).get("automountServiceAccountToken")
         want = variant == "openshift"
         assert token is want, f"automountServiceAccountToken {token}, want {want}"
@@ -622,6 +628,8 @@ def cert_manager_checks(name: str, objs: list[dict]) -> None:
             seen.add(secret)
             (cert,) = [c for c in certs.values() if c["spec"].get("secretName") == secret]
             assert cert["spec"].get("isCA") is True, f"Certificate for {secret} is not isCA"
+            rotation = cert["spec"].get("privateKey", {}).get("rotationPolicy")
+            assert rotation == "Never", f"CA Certificate rotationPolicy {rotation!r}: a new CA key would break trust in served certificates"
         want = f"{NAMESPACE}/{s['metadata']['name']}"
         for kind in PATHS:
             for cfg in of_kind(objs, kind):
