@@ -3,6 +3,7 @@
 //! well-formed review with a malformed object is a denial that echoes the uid.
 
 use crate::capabilities::CapabilityStore;
+use crate::core::field_error::display_value;
 use crate::core::object::present;
 use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
 use base64::Engine;
@@ -38,6 +39,12 @@ pub enum BadRequest {
     NotObject,
     #[error("apiVersion {0} is not supported: send {ADMISSION_API_VERSION} AdmissionReviews")]
     Version(String),
+    #[error("the body has no apiVersion: send {ADMISSION_API_VERSION} AdmissionReviews")]
+    NoVersion,
+    #[error("kind {0} is not AdmissionReview")]
+    Kind(String),
+    #[error("request.kind must be an object with group, version and kind strings")]
+    NoKind,
     #[error("the AdmissionReview has no request")]
     NoRequest,
     #[error("request.uid must be a non-empty string")]
@@ -50,7 +57,9 @@ impl BadRequest {
         match self {
             BadRequest::NotJson(_) => "not_json",
             BadRequest::NotObject => "not_object",
-            BadRequest::Version(_) => "version",
+            BadRequest::Version(_) | BadRequest::NoVersion => "version",
+            BadRequest::Kind(_) => "kind",
+            BadRequest::NoKind => "no_kind",
             BadRequest::NoRequest => "no_request",
             BadRequest::NoUid => "no_uid",
         }
@@ -78,9 +87,15 @@ fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
     let Value::Object(top) = review else {
         return Err(BadRequest::NotObject);
     };
-    match top.get("apiVersion").and_then(Value::as_str) {
-        Some(ADMISSION_API_VERSION) => {}
-        other => return Err(BadRequest::Version(format!("{:?}", other.unwrap_or("")))),
+    match top.get("apiVersion") {
+        Some(Value::String(version)) if version == ADMISSION_API_VERSION => {}
+        Some(other) => return Err(BadRequest::Version(display_value(other))),
+        None => return Err(BadRequest::NoVersion),
+    }
+    match top.get("kind") {
+        Some(Value::String(kind)) if kind == "AdmissionReview" => {}
+        Some(other) => return Err(BadRequest::Kind(display_value(other))),
+        None => return Err(BadRequest::Kind("(missing)".to_owned())),
     }
     let Some(request @ Value::Object(request_map)) = top.get("request") else {
         return Err(BadRequest::NoRequest);
@@ -89,6 +104,13 @@ fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
         .filter(|u| !u.is_empty())
         .ok_or(BadRequest::NoUid)?;
     let kind = request.get("kind").unwrap_or(&Value::Null);
+    let (Some(group), Some(version), Some(kind)) = (
+        str_at(kind, "group"),
+        str_at(kind, "version"),
+        str_at(kind, "kind"),
+    ) else {
+        return Err(BadRequest::NoKind);
+    };
     let operation = match str_at(request, "operation") {
         Some("CREATE") => Some(Operation::Create),
         Some("UPDATE") => Some(Operation::Update),
@@ -98,9 +120,9 @@ fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
     };
     Ok(Envelope {
         uid,
-        group: str_at(kind, "group").unwrap_or(""),
-        version: str_at(kind, "version").unwrap_or(""),
-        kind: str_at(kind, "kind").unwrap_or(""),
+        group,
+        version,
+        kind,
         operation,
         name: str_at(request, "name").unwrap_or(""),
         namespace: str_at(request, "namespace").unwrap_or(""),
@@ -116,13 +138,34 @@ pub fn review(
     policy: &Policy,
     store: &CapabilityStore,
 ) -> Result<Vec<u8>, BadRequest> {
+    answer(endpoint, body, policy, store).map(|answered| answered.body)
+}
+
+/// An answered review and what it was, in bounded terms fit for metric labels.
+pub struct Answered {
+    pub body: Vec<u8>,
+    /// `Machine`, `MachineSet`, or `other`.
+    pub kind: &'static str,
+    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT`, or `unknown`.
+    pub operation: &'static str,
+    /// `allowed`, `denied`, `patched` or `warned`.
+    pub decision: &'static str,
+}
+
+/// Like [`review`], with what the review was and how it was decided.
+pub fn answer(
+    endpoint: Endpoint,
+    body: &[u8],
+    policy: &Policy,
+    store: &CapabilityStore,
+) -> Result<Answered, BadRequest> {
     let started = Instant::now();
     let review: Value = serde_json::from_slice(body).map_err(BadRequest::NotJson)?;
     let envelope = decode(&review)?;
-    let ours = TargetKind::from_gvk(envelope.group, envelope.version, envelope.kind).is_some();
+    let target = TargetKind::from_gvk(envelope.group, envelope.version, envelope.kind);
     let decision = match envelope.operation {
         // Another kind is none of our business, whatever its operation.
-        None if !ours => Decision::default(),
+        None if target.is_none() => Decision::default(),
         None => Decision {
             errors: vec![FieldError::unsupported(
                 FieldPath::new(["request", "operation"]),
@@ -146,17 +189,28 @@ pub fn review(
             }
         }
     };
-    log_decision(endpoint, &envelope, &decision, started);
-    Ok(encode(envelope.uid, decision))
+    let outcome = outcome(&decision);
+    log_decision(endpoint, &envelope, &decision, outcome, started);
+    Ok(Answered {
+        kind: match target {
+            Some(TargetKind::Machine) => "Machine",
+            Some(TargetKind::MachineSet) => "MachineSet",
+            None => "other",
+        },
+        operation: match envelope.operation {
+            Some(Operation::Create) => "CREATE",
+            Some(Operation::Update) => "UPDATE",
+            Some(Operation::Delete) => "DELETE",
+            Some(Operation::Connect) => "CONNECT",
+            None => "unknown",
+        },
+        decision: outcome,
+        body: encode(envelope.uid, decision),
+    })
 }
 
-fn log_decision(
-    endpoint: Endpoint,
-    envelope: &Envelope<'_>,
-    decision: &Decision,
-    started: Instant,
-) {
-    let outcome = if !decision.allowed() {
+fn outcome(decision: &Decision) -> &'static str {
+    if !decision.allowed() {
         "denied"
     } else if !decision.patch.0.is_empty() {
         "patched"
@@ -164,7 +218,16 @@ fn log_decision(
         "warned"
     } else {
         "allowed"
-    };
+    }
+}
+
+fn log_decision(
+    endpoint: Endpoint,
+    envelope: &Envelope<'_>,
+    decision: &Decision,
+    outcome: &str,
+    started: Instant,
+) {
     let name = if envelope.name.is_empty() {
         envelope
             .object

@@ -284,6 +284,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 regions,
                 RefreshSettings::with_interval(args.refresh_interval),
                 requests,
+                metrics.clone(),
             );
             store
         }

@@ -1,9 +1,12 @@
 //! Prometheus metrics, served in the text format on the plain-HTTP metrics port.
+//! Every label value is from a fixed set: nothing a client sends becomes a label.
 
+use crate::core::CapabilityTable;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -27,31 +30,128 @@ pub struct ReloadLabels {
     pub result: ReloadResult,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AdmissionLabels {
+    pub endpoint: &'static str,
+    pub kind: &'static str,
+    pub operation: &'static str,
+    pub decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabels {
+    pub region: String,
+    pub source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefreshLabels {
+    /// `success`, or why it failed: `throttled`, `auth`, `network`, `other`.
+    pub result: &'static str,
+}
+
+/// Bucket bounds from 10 µs to 10 s: the decision takes microseconds, and anything
+/// near the API server's timeout must still be visible.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+    0.5, 1.0, 2.5, 10.0,
+];
+
 pub struct Metrics {
     registry: Registry,
+    pub admissions: Family<AdmissionLabels, Counter>,
+    pub admission_duration: Family<EndpointLabels, Histogram>,
+    pub bad_requests: Family<ReasonLabels, Counter>,
+    pub table_entries: Family<RegionLabels, Gauge>,
+    pub table_age: Family<RegionLabels, Gauge>,
+    pub refreshes: Family<RefreshLabels, Counter>,
     /// Certificate reloads: a new pair installed, or a changed pair refused.
     pub tls_reloads: Family<ReloadLabels, Counter>,
     /// When the certificate being served expires (seconds since the epoch).
     pub tls_expiry: Gauge,
 }
 
+fn register<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("machine_efa_webhook");
-        let tls_reloads = Family::<ReloadLabels, Counter>::default();
-        registry.register(
+        let mut r = Registry::with_prefix("machine_efa_webhook");
+        let admissions = register(
+            &mut r,
+            "admission_requests",
+            "Admission reviews answered, by endpoint, kind, operation and decision",
+            Family::default(),
+        );
+        let admission_duration = register(
+            &mut r,
+            "admission_duration_seconds",
+            "Time to decode, decide and encode one review",
+            Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(LATENCY_BUCKETS)
+            }),
+        );
+        let bad_requests = register(
+            &mut r,
+            "bad_requests",
+            "Requests answered with a 4xx instead of a review, by reason",
+            Family::default(),
+        );
+        let table_entries = register(
+            &mut r,
+            "capability_table_instance_types",
+            "Instance types the capability table lists as offered, by region and source",
+            Family::default(),
+        );
+        let table_age = register(
+            &mut r,
+            "capability_table_age_seconds",
+            "Age of each region's capability data, by region and source",
+            Family::default(),
+        );
+        let refreshes = register(
+            &mut r,
+            "capability_refreshes",
+            "Capability refreshes from EC2, by result (success, throttled, auth, network, other)",
+            Family::default(),
+        );
+        let tls_reloads = register(
+            &mut r,
             "tls_certificate_reloads",
             "Serving certificate reloads by result (failure: a changed pair was refused and the old one kept)",
-            tls_reloads.clone(),
+            Family::default(),
         );
-        let tls_expiry = Gauge::default();
-        registry.register(
+        let tls_expiry = register(
+            &mut r,
             "tls_certificate_expiry_timestamp_seconds",
             "When the serving certificate expires (its notAfter), in seconds since the epoch",
-            tls_expiry.clone(),
+            Gauge::default(),
         );
         Metrics {
-            registry,
+            registry: r,
+            admissions,
+            admission_duration,
+            bad_requests,
+            table_entries,
+            table_age,
+            refreshes,
             tls_reloads,
             tls_expiry,
         }
@@ -63,6 +163,32 @@ impl Metrics {
         self.tls_reloads
             .get_or_create(&ReloadLabels { result })
             .inc();
+    }
+
+    pub fn record_refresh(&self, result: &'static str) {
+        self.refreshes
+            .get_or_create(&RefreshLabels { result })
+            .inc();
+    }
+
+    /// Sets the table gauges from `table`, as of now; regions it no longer has vanish.
+    pub fn observe_table(&self, table: &CapabilityTable) {
+        self.table_entries.clear();
+        self.table_age.clear();
+        let now = std::time::SystemTime::now();
+        for (region, offerings) in &table.regions {
+            let labels = RegionLabels {
+                region: region.clone(),
+                source: offerings.provenance.source.as_str(),
+            };
+            self.table_entries
+                .get_or_create(&labels)
+                .set(offerings.offered.len() as i64);
+            if let Ok(at) = humantime::parse_rfc3339(&offerings.provenance.fetched_at) {
+                let age = now.duration_since(at).unwrap_or_default().as_secs();
+                self.table_age.get_or_create(&labels).set(age as i64);
+            }
+        }
     }
 
     /// The registry in the Prometheus text format.

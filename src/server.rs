@@ -4,7 +4,7 @@
 use crate::admission::{self, Endpoint};
 use crate::capabilities::CapabilityStore;
 use crate::core::Policy;
-use crate::metrics::{Metrics, ReloadResult};
+use crate::metrics::{AdmissionLabels, EndpointLabels, Metrics, ReasonLabels, ReloadResult};
 use crate::tls::{self, Reload, ReloadingCert};
 use axum::Router;
 use axum::body::Bytes;
@@ -20,7 +20,7 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -80,6 +80,7 @@ fn probes() -> Router<Arc<AppState>> {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state.metrics.observe_table(&state.store.current());
     (
         [(
             header::CONTENT_TYPE,
@@ -152,20 +153,58 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response {
 
 /// The decision is pure CPU work of microseconds: it runs inline, never waiting.
 fn answer(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejection>) -> Response {
+    let metrics = &state.metrics;
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            tracing::warn!(endpoint = endpoint.as_str(), status = %rejection.status(), "request body rejected");
-            return json(
-                rejection.status(),
-                admission::error_body(&rejection.body_text()),
-            );
+            let status = rejection.status();
+            tracing::warn!(endpoint = endpoint.as_str(), %status, "request body rejected");
+            let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable_body"
+            };
+            metrics
+                .bad_requests
+                .get_or_create(&ReasonLabels { reason })
+                .inc();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "the body is over the {} MiB limit",
+                    MAX_BODY_BYTES / (1024 * 1024)
+                )
+            } else {
+                rejection.body_text()
+            };
+            return json(status, admission::error_body(&message));
         }
     };
-    match admission::review(endpoint, &body, &state.policy, &state.store) {
-        Ok(review) => json(StatusCode::OK, review),
+    let started = Instant::now();
+    match admission::answer(endpoint, &body, &state.policy, &state.store) {
+        Ok(answered) => {
+            metrics
+                .admission_duration
+                .get_or_create(&EndpointLabels {
+                    endpoint: endpoint.as_str(),
+                })
+                .observe(started.elapsed().as_secs_f64());
+            let labels = AdmissionLabels {
+                endpoint: endpoint.as_str(),
+                kind: answered.kind,
+                operation: answered.operation,
+                decision: answered.decision,
+            };
+            metrics.admissions.get_or_create(&labels).inc();
+            json(StatusCode::OK, answered.body)
+        }
         Err(bad) => {
             tracing::warn!(endpoint = endpoint.as_str(), reason = bad.reason(), error = %bad, "bad admission request");
+            metrics
+                .bad_requests
+                .get_or_create(&ReasonLabels {
+                    reason: bad.reason(),
+                })
+                .inc();
             json(
                 StatusCode::BAD_REQUEST,
                 admission::error_body(&bad.to_string()),

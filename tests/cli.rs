@@ -183,7 +183,22 @@ fn serve_embedded_answers_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(served.get("/healthz"), Some(200));
     // The metrics port: plain HTTP, metrics and the probes.
     let plain = |path: &str| served.plain_get(path);
+    let url = format!("https://localhost:{}/validate", served.port);
+    assert_eq!(
+        served.client.post(url).body("{").send().unwrap().status(),
+        400
+    );
     let metrics = plain("/metrics").text().unwrap();
+    for line in [
+        r#"machine_efa_webhook_admission_requests_total{endpoint="validate",kind="MachineSet",operation="CREATE",decision="denied"} 1"#,
+        r#"machine_efa_webhook_admission_duration_seconds_count{endpoint="validate"} 1"#,
+        r#"machine_efa_webhook_admission_duration_seconds_bucket{le="0.00001",endpoint="validate"}"#,
+        r#"machine_efa_webhook_bad_requests_total{reason="not_json"} 1"#,
+        r#"machine_efa_webhook_capability_table_instance_types{region="us-east-2",source="embedded"}"#,
+        r#"machine_efa_webhook_capability_table_age_seconds{region="us-east-1",source="embedded"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
     assert!(
         metrics.contains("machine_efa_webhook_tls_certificate_expiry_timestamp_seconds "),
         "{metrics}"
@@ -252,6 +267,9 @@ fn serve_from_ec2_keeps_serving_when_aws_is_unreachable() {
         served.validate("machineset-create-efa-m5.json")["allowed"],
         false
     );
+    let metrics = served.plain_get("/metrics").text().unwrap();
+    let refresh_failed = r#"machine_efa_webhook_capability_refreshes_total{result="network"}"#;
+    assert!(metrics.contains(refresh_failed), "{metrics}");
     assert!(served.interrupt().success());
 }
 

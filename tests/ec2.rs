@@ -160,6 +160,7 @@ async fn the_refresher_loads_configured_and_first_seen_regions_in_the_background
         vec!["us-east-2".into()],
         RefreshSettings::with_interval(Duration::from_secs(3600)),
         requests,
+        Default::default(),
     );
     // Until EC2 answers, the embedded table serves.
     assert!(
@@ -184,6 +185,7 @@ async fn the_refresher_loads_configured_and_first_seen_regions_in_the_background
         vec![],
         RefreshSettings::with_interval(Duration::from_secs(3600)),
         requests2,
+        Default::default(),
     );
     let first = validate(&store2, &efa_review("eu-west-3", "m5.2xlarge"));
     assert!(first.allowed());

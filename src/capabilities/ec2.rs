@@ -27,14 +27,20 @@ pub enum FetchErrorKind {
     Other,
 }
 
-impl fmt::Display for FetchErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl FetchErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
             FetchErrorKind::Throttled => "throttled",
             FetchErrorKind::Auth => "auth",
             FetchErrorKind::Network => "network",
             FetchErrorKind::Other => "other",
-        })
+        }
+    }
+}
+
+impl fmt::Display for FetchErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

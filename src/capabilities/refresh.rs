@@ -5,6 +5,7 @@
 use super::ec2::{self, FetchError};
 use super::{CapabilityStore, now_rfc3339};
 use crate::core::{Provenance, SourceKind};
+use crate::metrics::Metrics;
 use rand::RngExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -93,8 +94,9 @@ pub fn spawn_refresher(
     regions: Vec<String>,
     settings: RefreshSettings,
     requests: mpsc::Receiver<String>,
+    metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(store, sdk, regions, settings, requests))
+    tokio::spawn(run(store, sdk, regions, settings, requests, metrics))
 }
 
 async fn run(
@@ -103,6 +105,7 @@ async fn run(
     regions: Vec<String>,
     settings: RefreshSettings,
     mut requests: mpsc::Receiver<String>,
+    metrics: Arc<Metrics>,
 ) {
     let now = Instant::now();
     let mut schedule: HashMap<String, Due> = regions
@@ -144,6 +147,10 @@ async fn run(
             () = sleep => {
                 let Some((region, _)) = next else { continue };
                 let result = refresh_region(&store, &sdk, &region).await;
+                metrics.record_refresh(match &result {
+                    Ok(()) => "success",
+                    Err(err) => err.kind.as_str(),
+                });
                 let Some(due) = schedule.get_mut(&region) else { continue };
                 match result {
                     Ok(()) => {

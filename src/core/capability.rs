@@ -24,6 +24,16 @@ pub enum SourceKind {
     Ec2,
 }
 
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Embedded => "embedded",
+            SourceKind::File => "file",
+            SourceKind::Ec2 => "ec2",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Provenance {
     pub source: SourceKind,
