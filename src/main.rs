@@ -80,6 +80,9 @@ struct ServeArgs {
     /// How often to re-read each region from EC2.
     #[arg(long, env = "EFA_WEBHOOK_REFRESH_INTERVAL", default_value = "12h", value_parser = refresh_interval)]
     refresh_interval: Duration,
+    /// With `ec2`: data a failed refresh could not replace is called stale in warnings once it is this old.
+    #[arg(long, env = "EFA_WEBHOOK_STALE_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
+    stale_after: Duration,
     /// Plain-HTTP address for /metrics, /healthz and /readyz.
     #[arg(
         long,
@@ -282,7 +285,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 store.clone(),
                 sdk,
                 regions,
-                RefreshSettings::with_interval(args.refresh_interval),
+                RefreshSettings {
+                    stale_after: args.stale_after,
+                    ..RefreshSettings::with_interval(args.refresh_interval)
+                },
                 requests,
                 metrics.clone(),
             );
@@ -385,7 +391,7 @@ async fn snapshot(args: SnapshotArgs) -> Result<()> {
     }
     let store = CapabilityStore::fixed(CapabilityTable::default());
     for region in &regions {
-        capabilities::refresh_region(&store, &sdk, region).await?;
+        capabilities::refresh_region(&store, &sdk, region, Duration::ZERO).await?;
     }
     let table = store.current();
     let source = args.source.unwrap_or_else(|| {

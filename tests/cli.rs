@@ -242,6 +242,7 @@ fn serve_from_ec2_keeps_serving_when_aws_is_unreachable() {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_MAX_ATTEMPTS", "1"),
+        ("EFA_WEBHOOK_STALE_AFTER", "0s"),
     ];
     let served = Served::start(&["--capabilities", "ec2", "--region", "us-east-1"], &env);
     // Ready at once from the embedded table; the failed refresh is said in a warning.

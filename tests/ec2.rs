@@ -102,7 +102,9 @@ fn validate(store: &CapabilityStore, object: &Value) -> core::Decision {
 async fn a_failed_refresh_keeps_the_last_good_table_and_says_so() {
     let store = CapabilityStore::fixed(CapabilityTable::default());
     let good = sdk_config_for(&moto_endpoint()).await;
-    refresh_region(&store, &good, "us-east-1").await.unwrap();
+    refresh_region(&store, &good, "us-east-1", Duration::ZERO)
+        .await
+        .unwrap();
     let loaded = store.current();
     assert_eq!(
         loaded.regions["us-east-1"].provenance.source,
@@ -110,13 +112,17 @@ async fn a_failed_refresh_keeps_the_last_good_table_and_says_so() {
     );
 
     let refused = sdk_config_for(&dead_endpoint()).await;
-    let err = refresh_region(&store, &refused, "us-east-1")
+    let err = refresh_region(&store, &refused, "us-east-1", Duration::ZERO)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ec2::FetchErrorKind::Network, "{err}");
     let (failing, server) = failing_endpoint().await;
     let failing = sdk_config_for(&failing).await;
-    assert!(refresh_region(&store, &failing, "us-east-1").await.is_err());
+    assert!(
+        refresh_region(&store, &failing, "us-east-1", Duration::ZERO)
+            .await
+            .is_err()
+    );
     server.abort();
 
     let kept = store.current();

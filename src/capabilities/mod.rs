@@ -97,12 +97,24 @@ impl CapabilityStore {
         });
     }
 
-    /// Records that `region`'s data could not be refreshed; it keeps serving what it has.
-    pub fn mark_stale(&self, region: &str, reason: &str) {
+    /// Records that `region`'s data could not be refreshed, once it is older than
+    /// `stale_after`; the data itself is kept and served.
+    pub fn mark_stale_if_older(
+        &self,
+        region: &str,
+        reason: &str,
+        stale_after: std::time::Duration,
+    ) {
         self.table.rcu(|current| {
             let mut next = CapabilityTable::clone(current);
             if let Some(offerings) = next.regions.get_mut(region) {
-                offerings.provenance.stale_reason = Some(reason.to_owned());
+                let age = humantime::parse_rfc3339(&offerings.provenance.fetched_at)
+                    .ok()
+                    .and_then(|at| std::time::SystemTime::now().duration_since(at).ok());
+                // Unknown age counts as old: better a needless warning than a silent one.
+                if age.is_none_or(|age| age >= stale_after) {
+                    offerings.provenance.stale_reason = Some(reason.to_owned());
+                }
             }
             next
         });

@@ -21,6 +21,8 @@ pub struct RefreshSettings {
     pub max_backoff: Duration,
     /// A first-seen region that fails is not asked for again before this.
     pub forget_failed_region: Duration,
+    /// Data older than this, that a refresh failed to replace, is called stale in warnings.
+    pub stale_after: Duration,
 }
 
 impl RefreshSettings {
@@ -30,6 +32,7 @@ impl RefreshSettings {
             initial_backoff: Duration::from_secs(10),
             max_backoff: interval.min(Duration::from_secs(30 * 60)),
             forget_failed_region: Duration::from_secs(60 * 60),
+            stale_after: Duration::from_secs(24 * 3600),
         }
     }
 
@@ -44,10 +47,12 @@ impl RefreshSettings {
 }
 
 /// Loads `region` once; on failure marks the store's data for it stale and keeps it.
+/// On failure, the data the store keeps is marked stale once it is older than `stale_after`.
 pub async fn refresh_region(
     store: &CapabilityStore,
     sdk: &aws_config::SdkConfig,
     region: &str,
+    stale_after: Duration,
 ) -> Result<(), FetchError> {
     match ec2::fetch_region(sdk, region).await {
         Ok(data) => {
@@ -67,14 +72,12 @@ pub async fn refresh_region(
         }
         Err(err) => {
             tracing::warn!(region, kind = %err.kind, error = %err, "capability refresh failed; keeping the table it has");
-            store.mark_stale(
-                region,
-                &format!(
-                    "refreshing from EC2 failed at {} ({})",
-                    now_rfc3339(),
-                    err.kind
-                ),
+            let reason = format!(
+                "refreshing from EC2 failed at {} ({})",
+                now_rfc3339(),
+                err.kind
             );
+            store.mark_stale_if_older(region, &reason, stale_after);
             Err(err)
         }
     }
@@ -146,7 +149,7 @@ async fn run(
             }
             () = sleep => {
                 let Some((region, _)) = next else { continue };
-                let result = refresh_region(&store, &sdk, &region).await;
+                let result = refresh_region(&store, &sdk, &region, settings.stale_after).await;
                 metrics.record_refresh(match &result {
                     Ok(()) => "success",
                     Err(err) => err.kind.as_str(),

@@ -144,6 +144,11 @@ pub fn moto_endpoint() -> String {
 
 /// An SDK config whose EC2 calls go to `endpoint` with dummy credentials.
 pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    sdk_config_with_timeout(endpoint, Duration::from_secs(30)).await
+}
+
+/// Like [`sdk_config_for`], giving up on an operation after `timeout`.
+pub async fn sdk_config_with_timeout(endpoint: &str, timeout: Duration) -> aws_config::SdkConfig {
     let credentials =
         aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -153,7 +158,7 @@ pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(30))
+                .operation_timeout(timeout)
                 .build(),
         )
         .load()
