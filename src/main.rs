@@ -118,6 +118,9 @@ struct ServeArgs {
     /// After SIGTERM: how long to keep accepting, not ready, while endpoints stop routing here.
     #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_delay: Duration,
+    /// A client that has not sent its request headers by then is disconnected.
+    #[arg(long, env = "EFA_WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: Duration,
     /// Then: how long in-flight requests may take to finish.
     #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -321,7 +324,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::info!(delay = ?shutdown_delay, "shutting down: not ready, still serving");
         tokio::time::sleep(shutdown_delay).await;
     };
-    server::serve(listener, tls, app, shutdown, args.shutdown_grace).await;
+    let limits = server::Limits {
+        header_read_timeout: args.header_read_timeout,
+        shutdown_grace: args.shutdown_grace,
+        ..server::Limits::default()
+    };
+    server::serve(listener, tls, app, shutdown, limits).await;
     tracing::info!("stopped");
     Ok(())
 }

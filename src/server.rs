@@ -26,12 +26,30 @@ use tokio_rustls::TlsAcceptor;
 
 /// The API server never sends more than 3 MiB in one request.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
-/// A client that has not finished its TLS handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client that has not sent its request headers by then is dropped (slowloris).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Streams one HTTP/2 connection may have open; the API server needs few.
-const MAX_CONCURRENT_STREAMS: u32 = 250;
+
+/// What one connection may take from the server, and how long shutdown may last.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// A client that has not finished its TLS handshake by then is dropped.
+    pub handshake_timeout: Duration,
+    /// A client that has not sent its request headers by then is dropped (slowloris).
+    pub header_read_timeout: Duration,
+    /// Streams one HTTP/2 connection may have open; the API server needs few.
+    pub max_concurrent_streams: u32,
+    /// After the listener closes, how long in-flight requests may take.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            max_concurrent_streams: 250,
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
 
 pub struct AppState {
     pub policy: Policy,
@@ -213,17 +231,17 @@ fn answer(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
     }
 }
 
-fn connection_builder() -> auto::Builder<TokioExecutor> {
+fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_concurrent_streams(limits.max_concurrent_streams)
         // Bounds the resets a client may cause (HTTP/2 rapid reset, CVE-2023-44487).
         .max_pending_accept_reset_streams(Some(20))
         .max_local_error_reset_streams(Some(1024));
@@ -231,16 +249,17 @@ fn connection_builder() -> auto::Builder<TokioExecutor> {
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish for up to `grace`.
+/// requests finish for up to the shutdown grace.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Router,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    limits: Limits,
 ) {
     let acceptor = TlsAcceptor::from(tls);
-    let builder = connection_builder();
+    let builder = connection_builder(&limits);
+    let handshake_timeout = limits.handshake_timeout;
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -261,7 +280,7 @@ pub async fn serve(
         let service = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
                     tracing::debug!(%peer, error = %err, "TLS handshake failed");
@@ -282,6 +301,7 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
+    let grace = limits.shutdown_grace;
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()

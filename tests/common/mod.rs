@@ -58,6 +58,22 @@ impl TestServer {
         ca_pem: String,
         dir: tempfile::TempDir,
     ) -> Self {
+        let limits = server::Limits {
+            shutdown_grace: Duration::from_secs(5),
+            ..server::Limits::default()
+        };
+        Self::start_limited(policy, store, tls, ca_pem, dir, limits).await
+    }
+
+    /// The server with the given TLS configuration and limits.
+    pub async fn start_limited(
+        policy: Policy,
+        store: Arc<CapabilityStore>,
+        tls: Arc<rustls::ServerConfig>,
+        ca_pem: String,
+        dir: tempfile::TempDir,
+        limits: server::Limits,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(server::AppState::new(policy, store, Default::default()));
@@ -70,7 +86,7 @@ impl TestServer {
             async {
                 let _ = stopped.await;
             },
-            Duration::from_secs(5),
+            limits,
         ));
         TestServer {
             addr,
