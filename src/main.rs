@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve /mutate and /validate over HTTPS.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Read the capability table from EC2 and write it as a snapshot file.
     Snapshot(SnapshotArgs),
     /// Make a CA and a serving certificate signed by it, and print the caBundle.
@@ -234,7 +234,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let _flush_at_exit = init_logging(args.log_format);
-            runtime.block_on(serve(args))
+            runtime.block_on(serve(*args))
         }
         Command::Snapshot(args) => {
             let _flush_at_exit = init_logging(LogFormat::Text);

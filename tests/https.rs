@@ -334,7 +334,10 @@ async fn bad_input_gets_a_clear_answer() {
         .await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(
-            answer["error"].as_str().unwrap().contains("over the 3 MiB limit"),
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("over the 3 MiB limit"),
             "{answer}"
         );
 
