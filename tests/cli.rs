@@ -290,3 +290,48 @@ fn sigterm_turns_readiness_off_but_keeps_serving_through_the_delay() {
     );
     assert!(served.wait().success());
 }
+
+#[test]
+fn sigterm_during_load_answers_every_request() {
+    let served = Served::start(&[], &[("EFA_WEBHOOK_SHUTDOWN_DELAY", "1s")]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (answered, failed) = (
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+    );
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                // Like an API server: keeps calling until the endpoint is gone (not ready).
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let url = format!("https://localhost:{}/validate", served.port);
+                    let body =
+                        std::fs::read(fixture_path("machineset-create-efa-m5.json")).unwrap();
+                    let answered_right = served
+                        .client
+                        .post(url)
+                        .body(body)
+                        .send()
+                        .and_then(|r| r.error_for_status())
+                        .and_then(|r| r.text())
+                        .is_ok_and(|text| text.contains("\"allowed\":false"));
+                    let counter = if answered_right { &answered } else { &failed };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        served.signal("-TERM");
+        while served.plain_get("/readyz").status() != 503 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    assert_eq!(
+        failed.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "requests failed around SIGTERM"
+    );
+    assert!(answered.load(std::sync::atomic::Ordering::SeqCst) > 10);
+    assert!(served.wait().success());
+}
