@@ -113,7 +113,7 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
         // Unset on UPDATE stays as stored; wrong types are /validate's to deny.
         GivenInterface::Unset | GivenInterface::WrongType(_) => {}
     }
-    decision
+    decision.bound_warnings()
 }
 
 /// `/validate`: the enum, the EFA capability check and the advice, with ratcheting.
@@ -143,7 +143,7 @@ pub fn validate(
             })
             .collect();
     }
-    decision
+    decision.bound_warnings()
 }
 
 /// What ratcheting compares: the interface by meaning (the mutating hook may have

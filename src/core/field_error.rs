@@ -150,18 +150,36 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Longest user-supplied string echoed into a message; the rest is elided so that a
-/// hostile object cannot make the answer, the logs or kubectl's output huge.
+/// Most characters of a user-supplied string echoed into a message, counted after
+/// escaping; the rest is elided so that a hostile object cannot make the answer, the
+/// logs or kubectl's output huge.
 const MAX_ECHOED_CHARS: usize = 64;
 
-/// Quotes a user-supplied string for a message, elided past [`MAX_ECHOED_CHARS`].
+/// Quotes and escapes a user-supplied string for a message, elided past [`MAX_ECHOED_CHARS`].
 pub fn quote(s: &str) -> String {
-    if s.chars().count() <= MAX_ECHOED_CHARS {
-        format!("{s:?}")
-    } else {
-        let head: String = s.chars().take(MAX_ECHOED_CHARS).collect();
-        format!("{:?}", format!("{head}..."))
+    let mut escaped = String::new();
+    for c in s.chars() {
+        let next: String = c.escape_debug().collect();
+        if escaped.chars().count() + next.chars().count() > MAX_ECHOED_CHARS {
+            escaped.push_str("...");
+            break;
+        }
+        escaped.push_str(&next);
     }
+    format!("\"{escaped}\"")
+}
+
+/// Kubernetes may truncate warnings longer than this.
+pub const MAX_WARNING_CHARS: usize = 256;
+
+/// A warning cut to [`MAX_WARNING_CHARS`] at a character boundary.
+pub fn bounded_warning(warning: String) -> String {
+    if warning.chars().count() <= MAX_WARNING_CHARS {
+        return warning;
+    }
+    let mut cut: String = warning.chars().take(MAX_WARNING_CHARS - 3).collect();
+    cut.push_str("...");
+    cut
 }
 
 /// Renders a JSON value the way the API server prints an invalid value: scalars as
@@ -211,6 +229,9 @@ mod tests {
             FieldError::invalid(path.clone(), &json!(5), "must be a string").to_string(),
             "x: Invalid value: 5: must be a string"
         );
+        let control = "\u{1}".repeat(64);
+        assert!(quote(&control).len() <= 64 + 5, "{}", quote(&control));
+        assert_eq!(bounded_warning("w".repeat(300)).chars().count(), 256);
         let huge = "a".repeat(10_000);
         assert!(
             FieldError::invalid(path, &json!(huge), "d")

@@ -66,6 +66,16 @@ impl Decision {
         self.errors.is_empty()
     }
 
+    /// Every warning cut to what Kubernetes passes on whole.
+    fn bound_warnings(mut self) -> Self {
+        self.warnings = self
+            .warnings
+            .into_iter()
+            .map(field_error::bounded_warning)
+            .collect();
+        self
+    }
+
     fn denied(error: FieldError) -> Self {
         Decision {
             errors: vec![error],

@@ -1,0 +1,68 @@
+//! Arbitrary bytes into the request decoder and the core (`admission::review`), through
+//! both endpoints. Besides "never a panic": every answered body is a well-formed
+//! AdmissionReview response, a body is answered only when it is a JSON object whose
+//! `request.uid` is a non-empty string, and the answer echoes that uid.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, Endpoint};
+use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
+use machine_efa_webhook::core::{Policy, Spelling, UnknownInstanceType};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+fn fixtures() -> &'static (Policy, CapabilityStore) {
+    static FIXTURES: OnceLock<(Policy, CapabilityStore)> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        (
+            Policy {
+                spelling: Spelling::OpenShift,
+                unknown_instance_type: UnknownInstanceType::Warn,
+                default_region: "us-east-1".into(),
+            },
+            CapabilityStore::fixed(snapshot::embedded_table()),
+        )
+    })
+}
+
+/// The request's uid, when `data` is JSON with a non-empty string `request.uid`.
+fn sent_uid(data: &[u8]) -> Option<String> {
+    let sent: Value = serde_json::from_slice(data).ok()?;
+    match sent.get("request")?.get("uid")? {
+        Value::String(uid) if !uid.is_empty() => Some(uid.clone()),
+        _ => None,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (policy, store) = fixtures();
+    let uid = sent_uid(data);
+    for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
+        let Ok(body) = admission::review(endpoint, data, policy, store) else {
+            continue;
+        };
+        let uid = uid
+            .as_deref()
+            .expect("answered a body without a non-empty string request.uid");
+        let answer: Value = serde_json::from_slice(&body).expect("the answer is not JSON");
+        assert_eq!(answer["apiVersion"], ADMISSION_API_VERSION, "{answer}");
+        assert_eq!(answer["kind"], "AdmissionReview", "{answer}");
+        let response = &answer["response"];
+        assert_eq!(response["uid"], uid, "the uid is not echoed: {answer}");
+        let allowed = response["allowed"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("response.allowed is not a bool: {answer}"));
+        if let Some(patch) = response.get("patch") {
+            assert!(allowed, "a patch on a denial: {answer}");
+            assert_eq!(
+                endpoint,
+                Endpoint::Mutate,
+                "a patch from /validate: {answer}"
+            );
+            assert!(patch.is_string(), "the patch is not base64 text: {answer}");
+        }
+        if !allowed {
+            assert_eq!(response["status"]["code"], 403, "{answer}");
+        }
+    }
+});
