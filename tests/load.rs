@@ -102,8 +102,8 @@ async fn thousands_of_mixed_reviews_over_both_protocols() {
     eprintln!("{REQUESTS} reviews in {:?}", started.elapsed());
 }
 
-#[tokio::test]
-async fn a_client_sending_headers_byte_by_byte_is_cut_off_alone() {
+/// A server whose header read timeout is 1 s, and a raw TLS connector for HTTP/1.1.
+async fn impatient_server() -> (TestServer, tokio_rustls::TlsConnector) {
     let dir = tempfile::tempdir().unwrap();
     let generated =
         certs::generate(&["localhost".into()], &["127.0.0.1".parse().unwrap()], 1).unwrap();
@@ -118,8 +118,6 @@ async fn a_client_sending_headers_byte_by_byte_is_cut_off_alone() {
     let ca_pem = generated.ca_pem.clone();
     let server =
         TestServer::start_limited(policy(), embedded_store(), config, ca_pem, dir, limits).await;
-
-    // The slow client: TLS done, then one header byte every 100 ms.
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(
@@ -133,12 +131,55 @@ async fn a_client_sending_headers_byte_by_byte_is_cut_off_alone() {
         .with_root_certificates(roots)
         .with_no_client_auth();
     client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+    (
+        server,
+        tokio_rustls::TlsConnector::from(Arc::new(client_config)),
+    )
+}
+
+async fn raw_connection(
+    server: &TestServer,
+    connector: &tokio_rustls::TlsConnector,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let mut slow = connector
+    connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let (server, connector) = impatient_server().await;
+    let mut connection = raw_connection(&server, &connector).await;
+    connection
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
         .unwrap();
+    let mut answer = [0u8; 1024];
+    let n = connection.read(&mut answer).await.unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    // Then silence: the server closes the connection instead of holding it forever.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut rest = Vec::new();
+        let _ = connection.read_to_end(&mut rest).await;
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an idle keep-alive connection was held open for 5 s"
+    );
+}
+
+#[tokio::test]
+async fn a_client_sending_headers_byte_by_byte_is_cut_off_alone() {
+    let (server, connector) = impatient_server().await;
+    // The slow client: TLS done, then one header byte every 100 ms.
+    let mut slow = raw_connection(&server, &connector).await;
     let started = Instant::now();
     let slow_client = tokio::spawn(async move {
         let headers = b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
