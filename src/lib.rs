@@ -11,6 +11,7 @@ pub mod capabilities;
 pub mod certs;
 pub mod cluster;
 pub mod core;
+pub mod idle;
 pub mod metrics;
 pub mod server;
 pub mod tls;

@@ -121,6 +121,9 @@ struct ServeArgs {
     /// A client that has not sent its request headers by then is disconnected.
     #[arg(long, env = "EFA_WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     header_read_timeout: Duration,
+    /// A connection on which no byte moves for this long is closed.
+    #[arg(long, env = "EFA_WEBHOOK_IDLE_TIMEOUT", default_value = "90s", value_parser = idle_timeout)]
+    idle_timeout: Duration,
     /// Then: how long in-flight requests may take to finish.
     #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -197,6 +200,11 @@ fn refresh_interval(text: &str) -> Result<Duration, String> {
 /// certificate in use.
 fn tls_reload_interval(text: &str) -> Result<Duration, String> {
     bounded_duration(text, Duration::from_secs(1), Duration::from_secs(600))
+}
+
+/// Between one second and an hour: zero would close every connection at once.
+fn idle_timeout(text: &str) -> Result<Duration, String> {
+    bounded_duration(text, Duration::from_secs(1), Duration::from_secs(3600))
 }
 
 fn bounded_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
@@ -326,6 +334,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     let limits = server::Limits {
         header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
         shutdown_grace: args.shutdown_grace,
         ..server::Limits::default()
     };

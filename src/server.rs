@@ -4,6 +4,7 @@
 use crate::admission::{self, Endpoint};
 use crate::capabilities::CapabilityStore;
 use crate::core::Policy;
+use crate::idle::IdleTimeout;
 use crate::metrics::{AdmissionLabels, EndpointLabels, Metrics, ReasonLabels, ReloadResult};
 use crate::tls::{self, Reload, ReloadingCert};
 use axum::Router;
@@ -34,6 +35,8 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// A client that has not sent its request headers by then is dropped (slowloris).
     pub header_read_timeout: Duration,
+    /// A connection on which no byte moves for this long is closed (both protocols).
+    pub idle_timeout: Duration,
     /// Streams one HTTP/2 connection may have open; the API server needs few.
     pub max_concurrent_streams: u32,
     /// After the listener closes, how long in-flight requests may take.
@@ -45,6 +48,7 @@ impl Default for Limits {
         Limits {
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
             max_concurrent_streams: 250,
             shutdown_grace: Duration::from_secs(20),
         }
@@ -259,7 +263,7 @@ pub async fn serve(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let builder = connection_builder(&limits);
-    let handshake_timeout = limits.handshake_timeout;
+    let (handshake_timeout, idle_timeout) = (limits.handshake_timeout, limits.idle_timeout);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -292,7 +296,7 @@ pub async fn serve(
                 }
             };
             let connection = builder
-                .serve_connection(TokioIo::new(tls), service)
+                .serve_connection(TokioIo::new(IdleTimeout::new(tls, idle_timeout)), service)
                 .into_owned();
             if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");

@@ -102,8 +102,9 @@ async fn thousands_of_mixed_reviews_over_both_protocols() {
     eprintln!("{REQUESTS} reviews in {:?}", started.elapsed());
 }
 
-/// A server whose header read timeout is 1 s, and a raw TLS connector for HTTP/1.1.
-async fn impatient_server() -> (TestServer, tokio_rustls::TlsConnector) {
+/// A server whose header read timeout is 1 s and idle timeout 2 s, and a raw TLS
+/// connector speaking `protocol`.
+async fn impatient_server(protocol: &[u8]) -> (TestServer, tokio_rustls::TlsConnector) {
     let dir = tempfile::tempdir().unwrap();
     let generated =
         certs::generate(&["localhost".into()], &["127.0.0.1".parse().unwrap()], 1).unwrap();
@@ -113,6 +114,7 @@ async fn impatient_server() -> (TestServer, tokio_rustls::TlsConnector) {
     let config = tls::server_config(Arc::new(cert), None).unwrap();
     let limits = server::Limits {
         header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(2),
         ..server::Limits::default()
     };
     let ca_pem = generated.ca_pem.clone();
@@ -130,7 +132,7 @@ async fn impatient_server() -> (TestServer, tokio_rustls::TlsConnector) {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    client_config.alpn_protocols = vec![protocol.to_vec()];
     (
         server,
         tokio_rustls::TlsConnector::from(Arc::new(client_config)),
@@ -150,7 +152,7 @@ async fn raw_connection(
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
-    let (server, connector) = impatient_server().await;
+    let (server, connector) = impatient_server(b"http/1.1").await;
     let mut connection = raw_connection(&server, &connector).await;
     connection
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -177,7 +179,7 @@ async fn an_idle_keep_alive_connection_is_closed() {
 
 #[tokio::test]
 async fn a_client_sending_headers_byte_by_byte_is_cut_off_alone() {
-    let (server, connector) = impatient_server().await;
+    let (server, connector) = impatient_server(b"http/1.1").await;
     // The slow client: TLS done, then one header byte every 100 ms.
     let mut slow = raw_connection(&server, &connector).await;
     let started = Instant::now();
@@ -214,5 +216,35 @@ async fn a_client_sending_headers_byte_by_byte_is_cut_off_alone() {
     assert!(
         elapsed < Duration::from_secs(4),
         "cut off after {elapsed:?}; the headers alone would take 12 s"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let (server, connector) = impatient_server(b"h2").await;
+    let mut connection = raw_connection(&server, &connector).await;
+    // The client preface and an empty SETTINGS frame, then silence.
+    connection
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    connection
+        .write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0])
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut rest = Vec::new();
+        let _ = connection.read_to_end(&mut rest).await;
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an idle HTTP/2 connection was held open for 10 s"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "closed too early: {:?}",
+        started.elapsed()
     );
 }
