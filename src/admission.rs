@@ -3,7 +3,7 @@
 //! well-formed review with a malformed object is a denial that echoes the uid.
 
 use crate::capabilities::CapabilityStore;
-use crate::core::field_error::display_value;
+use crate::core::field_error::{display_value, quote};
 use crate::core::object::present;
 use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
 use base64::Engine;
@@ -242,10 +242,11 @@ fn log_decision(
     };
     tracing::info!(
         endpoint = endpoint.as_str(),
-        uid = envelope.uid,
-        kind = envelope.kind,
-        namespace = envelope.namespace,
-        name,
+        // Bounded: the API server sends short values, a direct caller might not.
+        uid = %quote(envelope.uid),
+        kind = %quote(envelope.kind),
+        namespace = %quote(envelope.namespace),
+        name = %quote(name),
         operation = ?envelope.operation,
         decision = outcome,
         duration_us = started.elapsed().as_micros() as u64,
