@@ -11,7 +11,7 @@ use kube_core::Status;
 use kube_core::admission::AdmissionResponse;
 use kube_core::response::{StatusDetails, StatusSummary};
 use serde_json::Value;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
 
@@ -150,6 +150,8 @@ pub struct Answered {
     pub operation: &'static str,
     /// `allowed`, `denied`, `patched` or `warned`.
     pub decision: &'static str,
+    /// Time to decode, decide and encode.
+    pub duration: Duration,
 }
 
 /// Like [`review`], with what the review was and how it was decided.
@@ -190,7 +192,10 @@ pub fn answer(
         }
     };
     let outcome = outcome(&decision);
-    log_decision(endpoint, &envelope, &decision, outcome, started);
+    let errors: Vec<String> = decision.errors.iter().map(ToString::to_string).collect();
+    let body = encode(envelope.uid, decision);
+    let duration = started.elapsed();
+    log_decision(endpoint, &envelope, &errors, outcome, duration);
     Ok(Answered {
         kind: match target {
             Some(TargetKind::Machine) => "Machine",
@@ -205,7 +210,8 @@ pub fn answer(
             None => "unknown",
         },
         decision: outcome,
-        body: encode(envelope.uid, decision),
+        duration,
+        body,
     })
 }
 
@@ -224,9 +230,9 @@ fn outcome(decision: &Decision) -> &'static str {
 fn log_decision(
     endpoint: Endpoint,
     envelope: &Envelope<'_>,
-    decision: &Decision,
+    errors: &[String],
     outcome: &str,
-    started: Instant,
+    duration: Duration,
 ) {
     let name = if envelope.name.is_empty() {
         envelope
@@ -249,8 +255,8 @@ fn log_decision(
         name = %quote(name),
         operation = ?envelope.operation,
         decision = outcome,
-        duration_us = started.elapsed().as_micros() as u64,
-        errors = ?decision.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        duration_us = duration.as_micros() as u64,
+        errors = ?errors,
         "admission"
     );
 }

@@ -21,7 +21,7 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -201,7 +201,6 @@ fn answer(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
             return json(status, admission::error_body(&message));
         }
     };
-    let started = Instant::now();
     match admission::answer(endpoint, &body, &state.policy, &state.store) {
         Ok(answered) => {
             metrics
@@ -209,7 +208,7 @@ fn answer(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
                 .get_or_create(&EndpointLabels {
                     endpoint: endpoint.as_str(),
                 })
-                .observe(started.elapsed().as_secs_f64());
+                .observe(answered.duration.as_secs_f64());
             let labels = AdmissionLabels {
                 endpoint: endpoint.as_str(),
                 kind: answered.kind,
