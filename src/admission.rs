@@ -3,6 +3,7 @@
 //! well-formed review with a malformed object is a denial that echoes the uid.
 
 use crate::capabilities::CapabilityStore;
+use crate::cluster::ClusterRegions;
 use crate::core::field_error::{display_value, quote};
 use crate::core::object::present;
 use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
@@ -138,13 +139,13 @@ pub fn review(
     policy: &Policy,
     store: &CapabilityStore,
 ) -> Result<Vec<u8>, BadRequest> {
-    answer(endpoint, body, policy, store).map(|answered| answered.body)
+    answer(endpoint, body, policy, store, None).map(|answered| answered.body)
 }
 
 /// An answered review and what it was, in bounded terms fit for metric labels.
 pub struct Answered {
     pub body: Vec<u8>,
-    /// `Machine`, `MachineSet`, or `other`.
+    /// One of [`TargetKind::as_str`], or `other`.
     pub kind: &'static str,
     /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT`, or `unknown`.
     pub operation: &'static str,
@@ -152,14 +153,18 @@ pub struct Answered {
     pub decision: &'static str,
     /// Time to decode, decide and encode.
     pub duration: Duration,
+    /// The skip annotation turned a capability denial into a warning.
+    pub capability_check_skipped: bool,
 }
 
-/// Like [`review`], with what the review was and how it was decided.
+/// Like [`review`], with what the review was and how it was decided. Cluster API
+/// objects take their region from `cluster_regions` when it knows it.
 pub fn answer(
     endpoint: Endpoint,
     body: &[u8],
     policy: &Policy,
     store: &CapabilityStore,
+    cluster_regions: Option<&ClusterRegions>,
 ) -> Result<Answered, BadRequest> {
     let started = Instant::now();
     let review: Value = serde_json::from_slice(body).map_err(BadRequest::NotJson)?;
@@ -177,6 +182,24 @@ pub fn answer(
             ..Decision::default()
         },
         Some(operation) => {
+            let cluster_region = match (target, cluster_regions) {
+                (Some(kind), Some(regions))
+                    if kind.is_cluster_api() && endpoint == Endpoint::Validate =>
+                {
+                    let namespace = if envelope.namespace.is_empty() {
+                        envelope
+                            .object
+                            .and_then(|o| o.pointer("/metadata/namespace")?.as_str())
+                    } else {
+                        Some(envelope.namespace)
+                    };
+                    let cluster = envelope.object.and_then(core::object::cluster_name);
+                    namespace
+                        .zip(cluster)
+                        .and_then(|(namespace, cluster)| regions.region(namespace, cluster))
+                }
+                _ => None,
+            };
             let request = core::Request {
                 group: envelope.group,
                 version: envelope.version,
@@ -184,6 +207,7 @@ pub fn answer(
                 operation,
                 object: envelope.object,
                 old_object: envelope.old_object,
+                cluster_region: cluster_region.as_deref(),
             };
             match endpoint {
                 Endpoint::Mutate => core::mutate(&request, policy),
@@ -192,16 +216,20 @@ pub fn answer(
         }
     };
     let outcome = outcome(&decision);
+    let capability_check_skipped = decision.capability_check_skipped;
     let errors: Vec<String> = decision.errors.iter().map(ToString::to_string).collect();
     let body = encode(envelope.uid, decision);
     let duration = started.elapsed();
-    log_decision(endpoint, &envelope, &errors, outcome, duration);
+    log_decision(
+        endpoint,
+        &envelope,
+        &errors,
+        outcome,
+        capability_check_skipped,
+        duration,
+    );
     Ok(Answered {
-        kind: match target {
-            Some(TargetKind::Machine) => "Machine",
-            Some(TargetKind::MachineSet) => "MachineSet",
-            None => "other",
-        },
+        kind: target.map_or("other", TargetKind::as_str),
         operation: match envelope.operation {
             Some(Operation::Create) => "CREATE",
             Some(Operation::Update) => "UPDATE",
@@ -211,6 +239,7 @@ pub fn answer(
         },
         decision: outcome,
         duration,
+        capability_check_skipped,
         body,
     })
 }
@@ -232,6 +261,7 @@ fn log_decision(
     envelope: &Envelope<'_>,
     errors: &[String],
     outcome: &str,
+    capability_check_skipped: bool,
     duration: Duration,
 ) {
     let name = if envelope.name.is_empty() {
@@ -259,6 +289,16 @@ fn log_decision(
         errors = ?errors,
         "admission"
     );
+    if capability_check_skipped {
+        tracing::warn!(
+            uid = %quote(envelope.uid),
+            kind = %quote(envelope.kind),
+            namespace = %quote(envelope.namespace),
+            name = %quote(name),
+            annotation = core::SKIP_CAPABILITY_CHECK_ANNOTATION,
+            "EFA capability denial skipped by annotation"
+        );
+    }
 }
 
 /// The response AdmissionReview for `decision`.

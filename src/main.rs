@@ -99,6 +99,9 @@ struct ServeArgs {
     /// With no --region, read the region of the OpenShift cluster's Infrastructure object (needs get on infrastructures/cluster).
     #[arg(long, env = "EFA_WEBHOOK_REGION_FROM_CLUSTER")]
     region_from_cluster: bool,
+    /// Take the region of Cluster API AWSMachines from their AWSCluster's spec.region (needs get and list on awsclusters).
+    #[arg(long, env = "EFA_WEBHOOK_CLUSTER_API_REGIONS")]
+    cluster_api_regions: bool,
     /// What to do with EFA on an instance type the table does not know or the region does not offer.
     #[arg(
         long,
@@ -311,7 +314,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let state = Arc::new(server::AppState::new(policy, store, metrics));
+    let mut state = server::AppState::new(policy, store, metrics);
+    if args.cluster_api_regions {
+        let client = cluster::client()
+            .await
+            .context("--cluster-api-regions needs a kube client")?;
+        let (regions, lookups) = cluster::ClusterRegions::new();
+        regions.spawn_lookups(client, lookups);
+        state = state.with_cluster_regions(regions);
+    }
+    let state = Arc::new(state);
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_listen)
         .await
         .with_context(|| format!("listening on {}", args.metrics_listen))?;

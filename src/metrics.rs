@@ -39,6 +39,11 @@ pub struct AdmissionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
     pub endpoint: &'static str,
 }
@@ -75,6 +80,8 @@ pub struct Metrics {
     pub table_entries: Family<RegionLabels, Gauge>,
     pub table_age: Family<RegionLabels, Gauge>,
     pub refreshes: Family<RefreshLabels, Counter>,
+    /// EFA capability denials turned into warnings by the skip annotation.
+    pub capability_check_skips: Family<KindLabels, Counter>,
     /// Certificate reloads: a new pair installed, or a changed pair refused.
     pub tls_reloads: Family<ReloadLabels, Counter>,
     /// When the certificate being served expires (seconds since the epoch).
@@ -132,6 +139,12 @@ impl Default for Metrics {
             "Capability refreshes from EC2, by result (success, throttled, auth, network, other)",
             Family::default(),
         );
+        let capability_check_skips = register(
+            &mut r,
+            "capability_check_skips",
+            "EFA capability denials turned into warnings by the skip-capability-check annotation, by kind",
+            Family::default(),
+        );
         let tls_reloads = register(
             &mut r,
             "tls_certificate_reloads",
@@ -152,6 +165,7 @@ impl Default for Metrics {
             table_entries,
             table_age,
             refreshes,
+            capability_check_skips,
             tls_reloads,
             tls_expiry,
         }

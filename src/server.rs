@@ -3,9 +3,12 @@
 
 use crate::admission::{self, Endpoint};
 use crate::capabilities::CapabilityStore;
+use crate::cluster::ClusterRegions;
 use crate::core::Policy;
 use crate::idle::IdleTimeout;
-use crate::metrics::{AdmissionLabels, EndpointLabels, Metrics, ReasonLabels, ReloadResult};
+use crate::metrics::{
+    AdmissionLabels, EndpointLabels, KindLabels, Metrics, ReasonLabels, ReloadResult,
+};
 use crate::tls::{self, Reload, ReloadingCert};
 use axum::Router;
 use axum::body::Bytes;
@@ -59,6 +62,8 @@ pub struct AppState {
     pub policy: Policy,
     pub store: Arc<CapabilityStore>,
     pub metrics: Arc<Metrics>,
+    /// Cluster API regions, with `--cluster-api-regions`.
+    pub cluster_regions: Option<Arc<ClusterRegions>>,
     ready: AtomicBool,
 }
 
@@ -68,8 +73,15 @@ impl AppState {
             policy,
             store,
             metrics,
+            cluster_regions: None,
             ready: AtomicBool::new(true),
         }
+    }
+
+    /// Cluster API objects take their region from `regions` when it knows it.
+    pub fn with_cluster_regions(mut self, regions: Arc<ClusterRegions>) -> Self {
+        self.cluster_regions = Some(regions);
+        self
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -201,8 +213,22 @@ fn answer(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
             return json(status, admission::error_body(&message));
         }
     };
-    match admission::answer(endpoint, &body, &state.policy, &state.store) {
+    match admission::answer(
+        endpoint,
+        &body,
+        &state.policy,
+        &state.store,
+        state.cluster_regions.as_deref(),
+    ) {
         Ok(answered) => {
+            if answered.capability_check_skipped {
+                metrics
+                    .capability_check_skips
+                    .get_or_create(&KindLabels {
+                        kind: answered.kind,
+                    })
+                    .inc();
+            }
             metrics
                 .admission_duration
                 .get_or_create(&EndpointLabels {

@@ -94,6 +94,7 @@ fn validate(store: &CapabilityStore, object: &Value) -> core::Decision {
         operation: Operation::Create,
         object: Some(object),
         old_object: None,
+        cluster_region: None,
     };
     core::validate(&request, &policy(), &store.view())
 }

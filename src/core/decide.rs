@@ -1,10 +1,12 @@
 //! The rules of both endpoints.
 
 use super::capability::{CapabilityLookup, efa_alternatives};
-use super::field_error::{FieldError, FieldPath, quote};
+use super::field_error::{FieldError, FieldPath, display_value, quote};
 use super::object::{self, ProviderConfig, TargetKind, find_provider_config, optional_string};
 use super::spelling::{InterfaceType, Reading, Spelling};
-use super::{Decision, Operation, Policy, Request, UnknownInstanceType};
+use super::{
+    Decision, Operation, Policy, Request, SKIP_CAPABILITY_CHECK_ANNOTATION, UnknownInstanceType,
+};
 use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde_json::Value;
 
@@ -14,19 +16,26 @@ const MAX_ALTERNATIVES: usize = 5;
 const NETWORK_INTERFACE_TYPE: &str = "networkInterfaceType";
 const INSTANCE_TYPE: &str = "instanceType";
 
-/// An AWS Machine or MachineSet under CREATE or UPDATE: what both endpoints decide on.
+/// An AWS machine or machine template under CREATE or UPDATE: what both endpoints
+/// decide on.
 struct Subject<'a> {
     kind: TargetKind,
     object: &'a Value,
     config: ProviderConfig<'a>,
+    /// Cluster API's enum is `interface`/`efa` whatever the Machine API spelling.
+    spelling: Spelling,
 }
 
 /// The subject of `req`, or the whole answer when there is nothing to decide.
-fn subject<'a>(req: &Request<'a>) -> Result<Subject<'a>, Decision> {
+fn subject<'a>(req: &Request<'a>, policy: &Policy) -> Result<Subject<'a>, Decision> {
     let Some(kind) = TargetKind::from_gvk(req.group, req.version, req.kind) else {
         return Err(Decision::default());
     };
     if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Err(Decision::default());
+    }
+    // Cluster API refuses any change to a template's spec: only metadata can change.
+    if kind == TargetKind::AwsMachineTemplate && req.operation == Operation::Update {
         return Err(Decision::default());
     }
     let object_path = FieldPath::new(["request", "object"]);
@@ -52,6 +61,11 @@ fn subject<'a>(req: &Request<'a>) -> Result<Subject<'a>, Decision> {
             kind,
             object,
             config,
+            spelling: if kind.is_cluster_api() {
+                Spelling::Proposal
+            } else {
+                policy.spelling
+            },
         }),
         Ok(None) => Err(Decision::default()),
         Err(error) => Err(Decision::denied(error)),
@@ -78,24 +92,25 @@ fn given_interface<'a>(config: &ProviderConfig<'a>) -> GivenInterface<'a> {
 
 /// `/mutate`: default an absent value on CREATE, normalise an alias on CREATE and UPDATE.
 pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
-    let subject = match subject(req) {
+    let subject = match subject(req, policy) {
         Ok(subject) => subject,
         Err(decision) => return decision,
     };
+    let spelling = subject.spelling;
     let path = subject.config.field_path(NETWORK_INTERFACE_TYPE);
     let mut decision = Decision::default();
     match given_interface(&subject.config) {
         GivenInterface::Unset if req.operation == Operation::Create => {
             // `add` also replaces an existing null or empty member (RFC 6902 4.1).
-            let value = policy.spelling.canonical(InterfaceType::Standard);
+            let value = spelling.canonical(InterfaceType::Standard);
             decision.patch.0.push(PatchOperation::Add(AddOperation {
                 path: path.to_pointer(),
                 value: Value::from(value),
             }));
         }
         GivenInterface::Text(given) => {
-            if let Reading::Alias(interface) = policy.spelling.read(given) {
-                let canonical = policy.spelling.canonical(interface);
+            if let Reading::Alias(interface) = spelling.read(given) {
+                let canonical = spelling.canonical(interface);
                 decision
                     .patch
                     .0
@@ -122,14 +137,14 @@ pub fn validate(
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
 ) -> Decision {
-    let subject = match subject(req) {
+    let subject = match subject(req, policy) {
         Ok(subject) => subject,
         Err(decision) => return decision,
     };
     let mut decision = Decision::default();
-    check(&subject, policy, capabilities, &mut decision);
+    check(&subject, req, policy, capabilities, &mut decision);
 
-    if req.operation == Operation::Update && unchanged_by_update(req, &subject, policy.spelling) {
+    if req.operation == Operation::Update && unchanged_by_update(req, &subject) {
         // Ratcheting: what was accepted before stays accepted, and advice already given
         // is not repeated on every label or finalizer change.
         decision.warnings = decision
@@ -168,8 +183,9 @@ fn interface_key<'a>(config: &ProviderConfig<'a>, spelling: Spelling) -> Interfa
     }
 }
 
-fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>, spelling: Spelling) -> bool {
+fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>) -> bool {
     let new = &subject.config;
+    let spelling = subject.spelling;
     req.old_object
         .and_then(|old| find_provider_config(old, subject.kind).ok().flatten())
         .is_some_and(|old| {
@@ -181,31 +197,28 @@ fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>, spelling: Spell
 
 fn check(
     subject: &Subject<'_>,
+    req: &Request<'_>,
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
     decision: &mut Decision,
 ) {
     let config = &subject.config;
+    let spelling = subject.spelling;
     let interface_path = config.field_path(NETWORK_INTERFACE_TYPE);
     let instance_path = config.field_path(INSTANCE_TYPE);
     let region_path = config.path.child("placement").child("region");
 
     let interface = match given_interface(config) {
         GivenInterface::Unset => None,
-        GivenInterface::Text(given) => match policy.spelling.read(given) {
+        GivenInterface::Text(given) => match spelling.read(given) {
             Reading::Canonical(interface) => Some(interface),
             Reading::Alias(_) | Reading::Unknown => {
-                let hint = policy
-                    .spelling
+                let hint = spelling
                     .likely_meant(given)
                     .map(|meant| format!("did you mean {}?", quote(meant)));
                 decision.errors.push(
-                    FieldError::unsupported(
-                        interface_path,
-                        given,
-                        &policy.spelling.supported_values(),
-                    )
-                    .with_hint(hint),
+                    FieldError::unsupported(interface_path, given, &spelling.supported_values())
+                        .with_hint(hint),
                 );
                 None
             }
@@ -224,40 +237,105 @@ fn check(
         .ok();
     let region = optional_string(config.region, region_path)
         .map_err(|e| decision.errors.push(e))
-        .ok()
-        .map(|region| region.unwrap_or(&policy.default_region));
+        .ok();
 
     if interface != Some(InterfaceType::Efa) {
         return;
     }
-    if object::machine_role(subject.object, subject.kind) == Some("master") {
-        decision.warnings.push(
-            "EFA on a control-plane machine (role master) is not supported: use it on worker machines only".to_owned(),
-        );
+    if let Some(marker) = object::control_plane_marker(subject.object, subject.kind) {
+        decision.warnings.push(format!(
+            "EFA on a control-plane machine ({marker}) is not supported: use it on worker machines only"
+        ));
     }
+    let region = region.map(|region| {
+        region.unwrap_or_else(|| default_region(subject, req, policy, &mut decision.warnings))
+    });
     // A malformed instance type or region is already an error; nothing more to check.
     let (Some(instance_type), Some(region)) = (instance_type, region) else {
         return;
     };
-    let efa = policy.spelling.canonical(InterfaceType::Efa);
+    let efa = spelling.canonical(InterfaceType::Efa);
     let Some(instance_type) = instance_type else {
         decision.warnings.push(format!(
             "{instance_path} is not set while networkInterfaceType is {efa}: EFA support cannot be checked until an instance type is chosen"
         ));
         return;
     };
-    if check_efa_instance_type(
+    let skip = skip_capability_check(subject.object, &mut decision.warnings);
+    let mut capability_errors = Vec::new();
+    let accepted = check_efa_instance_type(
         instance_type,
         region,
         &instance_path,
         policy,
         capabilities,
-        decision,
-    ) {
+        &mut capability_errors,
+        &mut decision.warnings,
+    );
+    if skip && !capability_errors.is_empty() {
+        decision.capability_check_skipped = true;
+        decision
+            .warnings
+            .extend(capability_errors.drain(..).map(|error| {
+                format!(
+                    "{} (allowed: annotation {SKIP_CAPABILITY_CHECK_ANNOTATION} is \"true\")",
+                    error.summary()
+                )
+            }));
+    }
+    decision.errors.append(&mut capability_errors);
+    if accepted || decision.capability_check_skipped {
         decision.warnings.push(format!(
             "EFA on {} needs a security group that allows all traffic between its members, and the EFA device plugin (libfabric) on the nodes to be of use",
             quote(instance_type)
         ));
+    }
+}
+
+/// The region of an object that names none: for Cluster API its AWSCluster's, when
+/// known; else the webhook's own, said in a warning where it is a guess.
+fn default_region<'a>(
+    subject: &Subject<'_>,
+    req: &Request<'a>,
+    policy: &'a Policy,
+    warnings: &mut Vec<String>,
+) -> &'a str {
+    if !subject.kind.is_cluster_api() {
+        return &policy.default_region;
+    }
+    if let Some(region) = req.cluster_region {
+        return region;
+    }
+    let cluster = match object::cluster_name(subject.object) {
+        Some(name) => format!(
+            "the region of cluster {} (its AWSCluster's spec.region) is not known",
+            quote(name)
+        ),
+        None => format!(
+            "there is no {} label to find the AWSCluster's region by",
+            object::CLUSTER_NAME_LABEL
+        ),
+    };
+    warnings.push(format!(
+        "{cluster}: EFA support was checked in {}, the default region",
+        policy.default_region
+    ));
+    &policy.default_region
+}
+
+/// Whether the object asks for capability denials to be warnings; a value other than
+/// `"true"` is said, not guessed at.
+fn skip_capability_check(object: &Value, warnings: &mut Vec<String>) -> bool {
+    match object::annotation(object, SKIP_CAPABILITY_CHECK_ANNOTATION) {
+        None => false,
+        Some(Value::String(value)) if value == "true" => true,
+        Some(other) => {
+            warnings.push(format!(
+                "annotation {SKIP_CAPABILITY_CHECK_ANNOTATION} is {}: only \"true\" skips the capability check",
+                quote(&display_value(other))
+            ));
+            false
+        }
     }
 }
 
@@ -268,7 +346,8 @@ fn check_efa_instance_type(
     instance_path: &FieldPath,
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
-    decision: &mut Decision,
+    errors: &mut Vec<FieldError>,
+    warnings: &mut Vec<String>,
 ) -> bool {
     let info = capabilities.instance_type(instance_type);
     let Some(offerings) = capabilities.region(region) else {
@@ -280,11 +359,11 @@ fn check_efa_instance_type(
         if info.is_some_and(|t| !t.efa_supported) {
             warning.push_str(" (it supports EFA in no region the table knows)");
         }
-        decision.warnings.push(warning);
+        warnings.push(warning);
         return true;
     };
     if let Some(stale) = &offerings.provenance.stale_reason {
-        decision.warnings.push(format!(
+        warnings.push(format!(
             "capability data for {region} is from the {}: {stale}",
             offerings.provenance
         ));
@@ -302,7 +381,7 @@ fn check_efa_instance_type(
                     alternatives.join(", ")
                 )
             };
-            decision.errors.push(
+            errors.push(
                 FieldError::invalid(
                     instance_path.clone(),
                     &value,
@@ -327,15 +406,11 @@ fn check_efa_instance_type(
             };
             match policy.unknown_instance_type {
                 UnknownInstanceType::Deny => {
-                    decision.errors.push(FieldError::invalid(
-                        instance_path.clone(),
-                        &value,
-                        detail,
-                    ));
+                    errors.push(FieldError::invalid(instance_path.clone(), &value, detail));
                     false
                 }
                 UnknownInstanceType::Warn => {
-                    decision.warnings.push(format!(
+                    warnings.push(format!(
                         "instance type {} {detail}: its EFA support could not be checked",
                         quote(instance_type)
                     ));

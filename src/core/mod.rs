@@ -33,6 +33,10 @@ pub enum UnknownInstanceType {
     Deny,
 }
 
+/// On an object, `"true"` turns the EFA capability denial into a warning, for the day
+/// AWS launches a type before the table knows it. The spelling checks still apply.
+pub const SKIP_CAPABILITY_CHECK_ANNOTATION: &str = "machine-efa-webhook.io/skip-capability-check";
+
 /// The operator's choices that shape every decision.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -51,6 +55,8 @@ pub struct Request<'a> {
     pub operation: Operation,
     pub object: Option<&'a Value>,
     pub old_object: Option<&'a Value>,
+    /// Cluster API only: the region of the owning AWSCluster, when it is known.
+    pub cluster_region: Option<&'a str>,
 }
 
 /// The outcome. A denial is data: `errors` is non-empty.
@@ -59,6 +65,9 @@ pub struct Decision {
     pub patch: json_patch::Patch,
     pub errors: Vec<FieldError>,
     pub warnings: Vec<String>,
+    /// A capability denial was turned into a warning by the skip annotation: to be
+    /// logged and counted.
+    pub capability_check_skipped: bool,
 }
 
 impl Decision {

@@ -13,42 +13,86 @@ pub const AWS_PROVIDER_API_VERSIONS: [&str; 2] = [
 ];
 pub const ROLE_LABEL: &str = "machine.openshift.io/cluster-api-machine-role";
 
+pub const CLUSTER_API_AWS_GROUP: &str = "infrastructure.cluster.x-k8s.io";
+pub const CLUSTER_API_AWS_VERSION: &str = "v1beta2";
+/// Names the Cluster an AWSMachine or AWSMachineTemplate belongs to.
+pub const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
+/// Present (with any value) on Cluster API control-plane machines.
+pub const CONTROL_PLANE_LABEL: &str = "cluster.x-k8s.io/control-plane";
+
 /// The kinds this webhook decides on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     Machine,
     MachineSet,
+    /// Cluster API AWS (CAPA).
+    AwsMachine,
+    /// Cluster API AWS (CAPA); immutable once created.
+    AwsMachineTemplate,
 }
 
 impl TargetKind {
+    pub const ALL: [TargetKind; 4] = [
+        TargetKind::Machine,
+        TargetKind::MachineSet,
+        TargetKind::AwsMachine,
+        TargetKind::AwsMachineTemplate,
+    ];
+
     /// The kind named by an AdmissionRequest's `kind`, if it is one of ours.
     pub fn from_gvk(group: &str, version: &str, kind: &str) -> Option<Self> {
-        if group != MACHINE_GROUP || version != MACHINE_VERSION {
-            return None;
-        }
-        match kind {
-            "Machine" => Some(TargetKind::Machine),
-            "MachineSet" => Some(TargetKind::MachineSet),
-            _ => None,
+        TargetKind::ALL
+            .into_iter()
+            .find(|target| target.gvk() == (group, version, kind))
+    }
+
+    pub fn gvk(self) -> (&'static str, &'static str, &'static str) {
+        let (group, version) = if self.is_cluster_api() {
+            (CLUSTER_API_AWS_GROUP, CLUSTER_API_AWS_VERSION)
+        } else {
+            (MACHINE_GROUP, MACHINE_VERSION)
+        };
+        (group, version, self.as_str())
+    }
+
+    /// The Kubernetes kind, also a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Machine => "Machine",
+            TargetKind::MachineSet => "MachineSet",
+            TargetKind::AwsMachine => "AWSMachine",
+            TargetKind::AwsMachineTemplate => "AWSMachineTemplate",
         }
     }
 
-    /// The path of the provider config's value inside the object.
+    pub fn is_cluster_api(self) -> bool {
+        matches!(
+            self,
+            TargetKind::AwsMachine | TargetKind::AwsMachineTemplate
+        )
+    }
+
+    /// The path of the map holding `networkInterfaceType` and `instanceType`: the
+    /// provider config's value for the Machine API, the machine spec for Cluster API.
     pub fn provider_config_path(self) -> FieldPath {
         match self {
             TargetKind::Machine => FieldPath::new(["spec", "providerSpec", "value"]),
             TargetKind::MachineSet => {
                 FieldPath::new(["spec", "template", "spec", "providerSpec", "value"])
             }
+            TargetKind::AwsMachine => FieldPath::new(["spec"]),
+            TargetKind::AwsMachineTemplate => FieldPath::new(["spec", "template", "spec"]),
         }
     }
 
-    /// Where the machines' labels are, most telling first: a MachineSet's template
-    /// labels are what its Machines get.
+    /// Where the machines' labels are, most telling first: a template's labels are
+    /// what its machines get.
     fn label_pointers(self) -> &'static [&'static str] {
         match self {
-            TargetKind::Machine => &["/metadata/labels"],
-            TargetKind::MachineSet => &["/spec/template/metadata/labels", "/metadata/labels"],
+            TargetKind::Machine | TargetKind::AwsMachine => &["/metadata/labels"],
+            TargetKind::MachineSet | TargetKind::AwsMachineTemplate => {
+                &["/spec/template/metadata/labels", "/metadata/labels"]
+            }
         }
     }
 }
@@ -94,6 +138,15 @@ pub fn find_provider_config(
     let Value::Object(config) = current else {
         return Err(FieldError::invalid(path, current, "must be an object"));
     };
+    if kind.is_cluster_api() {
+        // The spec is the AWS machine itself; the region is the AWSCluster's.
+        return Ok(Some(ProviderConfig {
+            network_interface_type: present(config, "networkInterfaceType"),
+            instance_type: present(config, "instanceType"),
+            region: None,
+            path,
+        }));
+    }
     let is_aws = config.get("kind").and_then(Value::as_str) == Some(AWS_PROVIDER_KIND)
         && config
             .get("apiVersion")
@@ -137,11 +190,34 @@ pub fn is_being_deleted(object: &Value) -> bool {
         .is_some_and(|v| !v.is_null())
 }
 
-/// The machine role from the role label, looked for where `kind` carries labels.
-pub fn machine_role(object: &Value, kind: TargetKind) -> Option<&str> {
+fn label<'a>(object: &'a Value, kind: TargetKind, name: &str) -> Option<&'a Value> {
     kind.label_pointers()
         .iter()
-        .find_map(|labels| object.pointer(labels)?.get(ROLE_LABEL)?.as_str())
+        .find_map(|labels| object.pointer(labels)?.get(name))
+}
+
+/// How the object says it is a control-plane machine, if it does: the Machine API's
+/// role label `master`, or Cluster API's control-plane label.
+pub fn control_plane_marker(object: &Value, kind: TargetKind) -> Option<&'static str> {
+    if kind.is_cluster_api() {
+        label(object, kind, CONTROL_PLANE_LABEL).map(|_| "label cluster.x-k8s.io/control-plane")
+    } else {
+        (label(object, kind, ROLE_LABEL)?.as_str() == Some("master")).then_some("role master")
+    }
+}
+
+/// The Cluster API cluster an object belongs to, from its own labels.
+pub fn cluster_name(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/labels")?
+        .get(CLUSTER_NAME_LABEL)?
+        .as_str()
+        .filter(|name| !name.is_empty())
+}
+
+/// An annotation of the object itself.
+pub fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
+    object.pointer("/metadata/annotations")?.get(name)
 }
 
 #[cfg(test)]

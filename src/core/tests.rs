@@ -1,4 +1,5 @@
-//! The rules as a table: every case runs for Machine and MachineSet.
+//! The rules as tables: the Machine API cases run for Machine and MachineSet, the
+//! Cluster API cases for AWSMachine and AWSMachineTemplate.
 
 use super::*;
 use serde_json::{Value, json};
@@ -65,8 +66,12 @@ fn policy(spelling: Spelling) -> Policy {
     }
 }
 
-/// Builds an object of `kind` whose AWS provider config has `fields` merged in.
+/// Builds an object of `kind` whose AWS provider config (for Cluster API, the machine
+/// spec) has `fields` merged in; a null field is removed.
 fn object(kind: TargetKind, fields: Value) -> Value {
+    if kind.is_cluster_api() {
+        return cluster_api_object(kind, fields);
+    }
     let mut config = json!({
         "apiVersion": "machine.openshift.io/v1beta1",
         "kind": "AWSMachineProviderConfig",
@@ -96,18 +101,45 @@ fn object(kind: TargetKind, fields: Value) -> Value {
             "metadata": {"name": "demo-x7k2p-worker-a", "namespace": "openshift-machine-api", "labels": labels},
             "spec": {"replicas": 1, "template": {"metadata": {"labels": labels}, "spec": {"providerSpec": {"value": config}}}}
         }),
+        TargetKind::AwsMachine | TargetKind::AwsMachineTemplate => unreachable!(),
+    }
+}
+
+/// A Cluster API AWSMachine or AWSMachineTemplate of cluster `capi-prod` as clusterctl
+/// templates make them.
+fn cluster_api_object(kind: TargetKind, fields: Value) -> Value {
+    let mut spec = json!({
+        "ami": {"id": "ami-0c1b6c4d7ee5f4ad8"},
+        "iamInstanceProfile": "nodes.cluster-api-provider-aws.sigs.k8s.io",
+        "instanceType": "m5.2xlarge",
+        "sshKeyName": "default",
+        "cloudInit": {"insecureSkipSecretsManager": false},
+    });
+    for (k, v) in fields.as_object().unwrap() {
+        if v.is_null() {
+            spec.as_object_mut().unwrap().remove(k);
+        } else {
+            spec[k] = v.clone();
+        }
+    }
+    let labels = json!({"cluster.x-k8s.io/cluster-name": "capi-prod"});
+    match kind {
+        TargetKind::AwsMachine => json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "AWSMachine",
+            "metadata": {"name": "capi-prod-md-0-x7k2p-abcde", "namespace": "default", "labels": labels},
+            "spec": spec
+        }),
+        TargetKind::AwsMachineTemplate => json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "AWSMachineTemplate",
+            "metadata": {"name": "capi-prod-md-0", "namespace": "default", "labels": labels},
+            "spec": {"template": {"spec": spec}}
+        }),
+        TargetKind::Machine | TargetKind::MachineSet => unreachable!(),
     }
 }
 
 fn prefix(kind: TargetKind) -> String {
     kind.provider_config_path().to_string()
-}
-
-fn kind_name(kind: TargetKind) -> &'static str {
-    match kind {
-        TargetKind::Machine => "Machine",
-        TargetKind::MachineSet => "MachineSet",
-    }
 }
 
 fn request<'a>(
@@ -116,17 +148,20 @@ fn request<'a>(
     object: Option<&'a Value>,
     old: Option<&'a Value>,
 ) -> Request<'a> {
+    let (group, version, kind) = kind.gvk();
     Request {
-        group: "machine.openshift.io",
-        version: "v1beta1",
-        kind: kind_name(kind),
+        group,
+        version,
+        kind,
         operation: op,
         object,
         old_object: old,
+        cluster_region: None,
     }
 }
 
 const KINDS: [TargetKind; 2] = [TargetKind::Machine, TargetKind::MachineSet];
+const CLUSTER_API_KINDS: [TargetKind; 2] = [TargetKind::AwsMachine, TargetKind::AwsMachineTemplate];
 
 /// Applies a decision's patch, as the API server would.
 fn patched(object: &Value, decision: &Decision) -> Value {
@@ -478,6 +513,7 @@ fn control_plane_machines_get_a_warning() {
                 TargetKind::MachineSet => {
                     obj["spec"]["template"]["metadata"]["labels"][role] = json!("master")
                 }
+                TargetKind::AwsMachine | TargetKind::AwsMachineTemplate => unreachable!(),
             }
             let decision = run_validate(
                 kind,
@@ -613,7 +649,7 @@ fn ratcheting_on_update() {
 fn deleting_objects_and_other_operations_pass_untouched() {
     let caps = table();
     let p = policy(Spelling::OpenShift);
-    for kind in KINDS {
+    for kind in TargetKind::ALL {
         let mut deleting = object(kind, json!({"networkInterfaceType": "efa"}));
         deleting["metadata"]["deletionTimestamp"] = json!("2026-11-25T10:00:00Z");
         for op in [Operation::Create, Operation::Update] {
@@ -639,6 +675,9 @@ fn other_kinds_and_providers_pass_untouched() {
         ("machine.openshift.io", "v1beta1", "MachineHealthCheck"),
         ("machine.openshift.io", "v1", "Machine"),
         ("", "v1", "Pod"),
+        ("infrastructure.cluster.x-k8s.io", "v1beta2", "AWSCluster"),
+        ("infrastructure.cluster.x-k8s.io", "v1beta1", "AWSMachine"),
+        ("cluster.x-k8s.io", "v1beta2", "Machine"),
     ] {
         let req = Request {
             group,
@@ -647,6 +686,7 @@ fn other_kinds_and_providers_pass_untouched() {
             operation: Operation::Create,
             object: Some(&bad),
             old_object: None,
+            cluster_region: None,
         };
         assert_eq!(validate(&req, &p, &caps), Decision::default());
         assert_eq!(mutate(&req, &p), Decision::default());
@@ -678,7 +718,7 @@ fn other_kinds_and_providers_pass_untouched() {
 fn malformed_objects_are_denied_naming_the_field() {
     let caps = table();
     let p = policy(Spelling::OpenShift);
-    for kind in KINDS {
+    for kind in TargetKind::ALL {
         let cases: [(Option<Value>, &str); 3] = [
             (None, "request.object: Required value"),
             (
@@ -700,6 +740,334 @@ fn malformed_objects_are_denied_naming_the_field() {
                     decision.errors[0]
                 );
             }
+        }
+    }
+}
+
+/// `/validate` for a Cluster API kind, with the owning AWSCluster's region if known.
+fn run_cluster_api_validate(
+    kind: TargetKind,
+    op: Operation,
+    obj: &Value,
+    old: Option<&Value>,
+    cluster_region: Option<&str>,
+    policy: &Policy,
+) -> Decision {
+    let mut req = request(kind, op, Some(obj), old);
+    req.cluster_region = cluster_region;
+    let decision = validate(&req, policy, &table());
+    for warning in &decision.warnings {
+        assert!(warning.len() <= 256 && !warning.contains('\n'), "{warning}");
+    }
+    decision
+}
+
+#[test]
+fn cluster_api_mutate_table() {
+    // (operation, given (null = absent), expected after patch, warns); the same under
+    // either --spelling: Cluster API's enum is interface/efa.
+    let cases: &[(Operation, Value, Value, bool)] = &[
+        (Operation::Create, Value::Null, json!("interface"), false),
+        (Operation::Create, json!(""), json!("interface"), false),
+        (
+            Operation::Create,
+            json!("interface"),
+            json!("interface"),
+            false,
+        ),
+        (Operation::Create, json!("efa"), json!("efa"), false),
+        (Operation::Create, json!("EFA"), json!("efa"), true),
+        (Operation::Create, json!("ENA"), json!("interface"), true),
+        (
+            Operation::Create,
+            json!("efa-only"),
+            json!("efa-only"),
+            false,
+        ),
+        (Operation::Update, Value::Null, Value::Null, false),
+    ];
+    for kind in CLUSTER_API_KINDS {
+        for spelling in [Spelling::OpenShift, Spelling::Proposal] {
+            for (op, given, expected, warns) in cases {
+                let obj = object(kind, json!({"networkInterfaceType": given}));
+                let decision = mutate(
+                    &request(kind, *op, Some(&obj), Some(&obj)),
+                    &policy(spelling),
+                );
+                let label = format!("{kind:?} {spelling:?} {op:?} {given}");
+                assert!(decision.allowed(), "{label}");
+                assert_eq!(
+                    nit(&patched(&obj, &decision), kind).unwrap_or(&Value::Null),
+                    expected,
+                    "{label}"
+                );
+                assert_eq!(!decision.warnings.is_empty(), *warns, "{label}");
+            }
+        }
+    }
+    // Exactly the one path, in Cluster API's place for it.
+    let obj = object(TargetKind::AwsMachineTemplate, json!({}));
+    let decision = mutate(
+        &request(
+            TargetKind::AwsMachineTemplate,
+            Operation::Create,
+            Some(&obj),
+            None,
+        ),
+        &policy(Spelling::OpenShift),
+    );
+    assert_eq!(
+        serde_json::to_value(&decision.patch).unwrap(),
+        json!([{"op": "add", "path": "/spec/template/spec/networkInterfaceType", "value": "interface"}])
+    );
+    // An AWSMachine's alias is normalised on UPDATE; a template is immutable and left alone.
+    let obj = object(
+        TargetKind::AwsMachine,
+        json!({"networkInterfaceType": "EFA"}),
+    );
+    let req = request(
+        TargetKind::AwsMachine,
+        Operation::Update,
+        Some(&obj),
+        Some(&obj),
+    );
+    assert_eq!(mutate(&req, &policy(Spelling::OpenShift)).patch.0.len(), 1);
+    let obj = object(
+        TargetKind::AwsMachineTemplate,
+        json!({"networkInterfaceType": "EFA"}),
+    );
+    let req = request(
+        TargetKind::AwsMachineTemplate,
+        Operation::Update,
+        Some(&obj),
+        Some(&obj),
+    );
+    assert_eq!(
+        mutate(&req, &policy(Spelling::OpenShift)),
+        Decision::default()
+    );
+}
+
+#[test]
+fn cluster_api_validate_table() {
+    #[rustfmt::skip]
+    let cases: &[(&str, Value, Option<&str>, Expect)] = &[
+        ("absent is allowed", json!({}), Some("us-east-1"), Expect { errors: &[], warnings: &[] }),
+        ("interface is allowed", json!({"networkInterfaceType": "interface"}), Some("us-east-1"), Expect { errors: &[], warnings: &[] }),
+        ("OpenShift spelling is an alias here", json!({"networkInterfaceType": "EFA"}), Some("us-east-1"),
+            Expect { errors: &[r#"{P}.networkInterfaceType: Unsupported value: "EFA": supported values: "efa", "interface"; did you mean "efa"?"#], warnings: &[] }),
+        ("efa-only is not a primary interface", json!({"networkInterfaceType": "efa-only"}), Some("us-east-1"),
+            Expect { errors: &[r#"{P}.networkInterfaceType: Unsupported value: "efa-only": supported values: "efa", "interface""#], warnings: &[] }),
+        ("non-string", json!({"networkInterfaceType": 1}), Some("us-east-1"),
+            Expect { errors: &["{P}.networkInterfaceType: Invalid value: 1: must be a string"], warnings: &[] }),
+        ("EFA on a type without EFA, in the AWSCluster's region", json!({"networkInterfaceType": "efa"}), Some("us-east-2"),
+            Expect { errors: &[r#"{P}.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-2; EFA-capable types offered in us-east-2"#], warnings: &[] }),
+        ("the AWSCluster's region decides: hpc6a in us-east-2", json!({"networkInterfaceType": "efa", "instanceType": "hpc6a.48xlarge"}), Some("us-east-2"),
+            Expect { errors: &[], warnings: &[r#"EFA on "hpc6a.48xlarge" needs a security group"#] }),
+        ("an unknown AWSCluster region falls back to the default, said", json!({"networkInterfaceType": "efa", "instanceType": "hpc6a.48xlarge"}), None,
+            Expect { errors: &[], warnings: &[
+                r#"the region of cluster "capi-prod" (its AWSCluster's spec.region) is not known: EFA support was checked in us-east-1, the default region"#,
+                r#"instance type "hpc6a.48xlarge" is not offered in us-east-1"#] }),
+        ("EFA accepted", json!({"networkInterfaceType": "efa", "instanceType": "c5n.18xlarge"}), Some("us-east-1"),
+            Expect { errors: &[], warnings: &[r#"EFA on "c5n.18xlarge" needs a security group"#] }),
+        ("EFA without instance type warns", json!({"networkInterfaceType": "efa", "instanceType": null}), Some("us-east-1"),
+            Expect { errors: &[], warnings: &["{P}.instanceType is not set while networkInterfaceType is efa"] }),
+        ("every error is collected", json!({"networkInterfaceType": "foo", "instanceType": ["m5.large"]}), Some("us-east-1"),
+            Expect { errors: &[r#"{P}.networkInterfaceType: Unsupported value: "foo""#, r#"{P}.instanceType: Invalid value: "array": must be a string"#], warnings: &[] }),
+    ];
+    let old_fields = json!({"networkInterfaceType": "interface", "instanceType": "m6i.large"});
+    for kind in CLUSTER_API_KINDS {
+        let p = prefix(kind);
+        let old = object(kind, old_fields.clone());
+        // A template is only ever created; an AWSMachine's UPDATE that changes the
+        // fields is checked like a CREATE.
+        let ops: &[(Operation, Option<&Value>)] = match kind {
+            TargetKind::AwsMachine => &[(Operation::Create, None), (Operation::Update, Some(&old))],
+            _ => &[(Operation::Create, None)],
+        };
+        for &(op, old) in ops {
+            for spelling in [Spelling::OpenShift, Spelling::Proposal] {
+                for (name, fields, region, expect) in cases {
+                    let obj = object(kind, fields.clone());
+                    let decision =
+                        run_cluster_api_validate(kind, op, &obj, old, *region, &policy(spelling));
+                    let label = format!("{kind:?} {op:?} {spelling:?} {name}");
+                    let errors: Vec<String> =
+                        decision.errors.iter().map(ToString::to_string).collect();
+                    assert_eq!(errors.len(), expect.errors.len(), "{label}: {errors:#?}");
+                    for (got, want) in errors.iter().zip(expect.errors) {
+                        let want = want.replace("{P}", &p);
+                        assert!(got.contains(&want), "{label}:\n got  {got}\n want {want}");
+                    }
+                    let warnings = decision.warnings.join("\n");
+                    for want in expect.warnings {
+                        let want = want.replace("{P}", &p);
+                        assert!(
+                            warnings.contains(&want),
+                            "{label}:\n got  {warnings}\n want {want}"
+                        );
+                    }
+                    if expect.warnings.is_empty() {
+                        assert!(decision.warnings.is_empty(), "{label}: {warnings}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cluster_api_region_guesses_and_control_planes_are_said() {
+    let p = policy(Spelling::OpenShift);
+    for kind in CLUSTER_API_KINDS {
+        let mut obj = object(
+            kind,
+            json!({"networkInterfaceType": "efa", "instanceType": "c5n.18xlarge"}),
+        );
+        obj["metadata"]["labels"] = json!({});
+        let decision = run_cluster_api_validate(kind, Operation::Create, &obj, None, None, &p);
+        assert!(decision.allowed());
+        assert!(
+            decision.warnings[0].starts_with("there is no cluster.x-k8s.io/cluster-name label to find the AWSCluster's region by: EFA support was checked in us-east-1"),
+            "{kind:?}: {:?}",
+            decision.warnings
+        );
+        let mut obj = object(
+            kind,
+            json!({"networkInterfaceType": "efa", "instanceType": "c5n.18xlarge"}),
+        );
+        // A template's machines get the template's labels.
+        let control_plane = json!({"cluster.x-k8s.io/control-plane": ""});
+        match kind {
+            TargetKind::AwsMachine => obj["metadata"]["labels"] = control_plane,
+            _ => obj["spec"]["template"]["metadata"] = json!({"labels": control_plane}),
+        }
+        let decision =
+            run_cluster_api_validate(kind, Operation::Create, &obj, None, Some("us-east-1"), &p);
+        assert!(
+            decision.warnings.iter().any(|w| w.starts_with(
+                "EFA on a control-plane machine (label cluster.x-k8s.io/control-plane) is not supported"
+            )),
+            "{kind:?}: {:?}",
+            decision.warnings
+        );
+    }
+}
+
+#[test]
+fn cluster_api_ratcheting_and_immutable_templates() {
+    let p = policy(Spelling::OpenShift);
+    let bad = json!({"networkInterfaceType": "efa", "instanceType": "m5.2xlarge"});
+    // An AWSMachine that already had EFA on m5.2xlarge: a label change goes through.
+    let old = object(TargetKind::AwsMachine, bad.clone());
+    let mut new = old.clone();
+    new["metadata"]["labels"]["team"] = json!("hpc");
+    let decision = run_cluster_api_validate(
+        TargetKind::AwsMachine,
+        Operation::Update,
+        &new,
+        Some(&old),
+        Some("us-east-1"),
+        &p,
+    );
+    assert!(decision.allowed(), "{:?}", decision.errors);
+    assert!(decision.warnings[0].ends_with("(allowed: this update does not change it)"));
+    // Switching it to EFA is checked.
+    let old = object(
+        TargetKind::AwsMachine,
+        json!({"networkInterfaceType": "interface"}),
+    );
+    let decision = run_cluster_api_validate(
+        TargetKind::AwsMachine,
+        Operation::Update,
+        &new,
+        Some(&old),
+        Some("us-east-1"),
+        &p,
+    );
+    assert!(!decision.allowed());
+    // A template's UPDATE can only touch metadata: nothing to decide.
+    let template = object(TargetKind::AwsMachineTemplate, bad);
+    let decision = run_cluster_api_validate(
+        TargetKind::AwsMachineTemplate,
+        Operation::Update,
+        &template,
+        None,
+        Some("us-east-1"),
+        &p,
+    );
+    assert_eq!(decision, Decision::default());
+}
+
+#[test]
+fn skip_annotation_turns_capability_denials_into_warnings() {
+    let caps = table();
+    let annotation = SKIP_CAPABILITY_CHECK_ANNOTATION;
+    for kind in TargetKind::ALL {
+        let efa = if kind.is_cluster_api() { "efa" } else { "EFA" };
+        let annotated = |value: Value, fields: Value| {
+            let mut obj = object(kind, fields);
+            obj["metadata"]["annotations"] = json!({ annotation: value });
+            obj
+        };
+        let decide = |obj: &Value, policy: &Policy| {
+            let mut req = request(kind, Operation::Create, Some(obj), None);
+            req.cluster_region = Some("us-east-1");
+            validate(&req, policy, &caps)
+        };
+        let warn = policy(Spelling::OpenShift);
+        let mut deny = policy(Spelling::OpenShift);
+        deny.unknown_instance_type = UnknownInstanceType::Deny;
+
+        // The EFA denial becomes a warning, said and flagged for the log and the metric.
+        let obj = annotated(json!("true"), json!({"networkInterfaceType": efa}));
+        let decision = decide(&obj, &warn);
+        assert!(decision.allowed(), "{kind:?}: {:?}", decision.errors);
+        assert!(decision.capability_check_skipped);
+        assert!(
+            decision.warnings[0].ends_with(&format!(
+                "EFA interfaces are not supported on m5.2xlarge in us-east-1 (allowed: annotation {annotation} is \"true\")"
+            )),
+            "{kind:?}: {:?}",
+            decision.warnings
+        );
+        // So does the unknown-type denial under --unknown-instance-type deny.
+        let obj = annotated(
+            json!("true"),
+            json!({"networkInterfaceType": efa, "instanceType": "zz9.mega"}),
+        );
+        let decision = decide(&obj, &deny);
+        assert!(
+            decision.allowed() && decision.capability_check_skipped,
+            "{kind:?}: {:?}",
+            decision.errors
+        );
+        // The spelling check still applies, and nothing was skipped.
+        let obj = annotated(json!("true"), json!({"networkInterfaceType": "foo"}));
+        let decision = decide(&obj, &warn);
+        assert!(!decision.allowed());
+        assert!(!decision.capability_check_skipped);
+        // An annotation with nothing to skip is no use of it.
+        let obj = annotated(
+            json!("true"),
+            json!({"networkInterfaceType": efa, "instanceType": "c5n.18xlarge"}),
+        );
+        let decision = decide(&obj, &warn);
+        assert!(decision.allowed() && !decision.capability_check_skipped);
+        // Anything but "true" is said, and skips nothing.
+        for value in [json!("yes"), json!(true), json!("True")] {
+            let obj = annotated(value.clone(), json!({"networkInterfaceType": efa}));
+            let decision = decide(&obj, &warn);
+            assert!(!decision.allowed(), "{kind:?} {value}");
+            assert!(
+                decision
+                    .warnings
+                    .iter()
+                    .any(|w| w.starts_with(&format!("annotation {annotation} is "))
+                        && w.ends_with("only \"true\" skips the capability check")),
+                "{kind:?} {value}: {:?}",
+                decision.warnings
+            );
         }
     }
 }

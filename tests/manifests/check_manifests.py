@@ -2,8 +2,10 @@
 """Checks of the kustomize manifests under manifests/ (run by `make manifests-check`).
 
 1. Builds the base, every overlay and, for each base-derived one, a variant with
-   components/fail-closed, with `kubectl kustomize`. The dev overlay is generated
-   first by the real `make dev-overlay`, into a temporary copy, from a dummy CA.
+   components/fail-closed, with `kubectl kustomize`; also the openshift overlay
+   with components/cluster-api (overlays/cluster-api has it on cert-manager). The
+   dev overlay is generated first by the real `make dev-overlay`, into a temporary
+   copy, from a dummy CA.
 2. Validates every rendered object of a built-in kind against the Kubernetes JSON
    schemas shipped by kubernetes-validate (strict: unknown fields are errors).
    Custom kinds (CredentialsRequest, cert-manager Issuer and Certificate) have no
@@ -52,6 +54,26 @@ WEBHOOK_PORT = 9443
 METRICS_PORT = 8080
 EC2_ACTIONS = {"ec2:DescribeInstanceTypes", "ec2:DescribeInstanceTypeOfferings"}
 PATHS = {"MutatingWebhookConfiguration": "/mutate", "ValidatingWebhookConfiguration": "/validate"}
+# The one rule of base/webhooks.yaml (and the dev overlay).
+MACHINE_API_RULE = {
+    "apiGroups": ["machine.openshift.io"],
+    "apiVersions": ["v1beta1"],
+    "resources": ["machines", "machinesets"],
+    "operations": ["CREATE", "UPDATE"],
+    "scope": "Namespaced",
+}
+# What components/cluster-api appends to it. AWSMachineTemplate is immutable in
+# Cluster API: CREATE only.
+CAPI_GROUP = "infrastructure.cluster.x-k8s.io"
+CAPI_RULES = [
+    {"apiGroups": [CAPI_GROUP], "apiVersions": ["v1beta2"], "resources": ["awsmachines"], "operations": ["CREATE", "UPDATE"], "scope": "Namespaced"},
+    {"apiGroups": [CAPI_GROUP], "apiVersions": ["v1beta2"], "resources": ["awsmachinetemplates"], "operations": ["CREATE"], "scope": "Namespaced"},
+]
+CAPI_ENV = "EFA_WEBHOOK_CLUSTER_API_REGIONS"
+# The ClusterRole rules each API-reading feature needs, and nothing more.
+INFRASTRUCTURE_RBAC = [{"apiGroups": ["config.openshift.io"], "resources": ["infrastructures"], "resourceNames": ["cluster"], "verbs": ["get"]}]
+AWSCLUSTER_RBAC = [{"apiGroups": [CAPI_GROUP], "resources": ["awsclusters"], "verbs": ["get", "list"]}]
+READ_VERBS = {"get", "list", "watch"}
 IMAGE = "ghcr.io/machine-efa-webhook/machine-efa-webhook:0.1.0"
 # Besides the newest schemas kubernetes-validate ships, validate against an older
 # API server too, so that a field newer than that cannot slip in unnoticed
@@ -112,6 +134,10 @@ def of_kind(objs: list[dict], kind: str) -> list[dict]:
     return [o for o in objs if o.get("kind") == kind]
 
 
+def roles_of(objs: list[dict]) -> list[dict]:
+    return of_kind(objs, "Role") + of_kind(objs, "ClusterRole")
+
+
 def annotations(obj: dict) -> dict:
     return obj.get("metadata", {}).get("annotations") or {}
 
@@ -148,6 +174,31 @@ def parse_duration_seconds(text: str) -> float:
 def is_builtin(api_version: str) -> bool:
     group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
     return group == "" or "." not in group or group.endswith(".k8s.io")
+
+
+def canonical(value: Any) -> str:
+    """A comparable form of a rule: lists of strings sorted, keys sorted."""
+
+    def norm(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            return sorted(v)
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        return v
+
+    return json.dumps(norm(value), sort_keys=True)
+
+
+def parse_target(name: str) -> tuple[str, bool, bool]:
+    """"cluster-api+fail-closed" -> (flavor, cluster_api, fail_closed). The flavor is
+    the overlay the build starts from: overlays/cluster-api is cert-manager plus
+    components/cluster-api."""
+    variant, *extras = name.split("+")
+    cluster_api = variant == "cluster-api" or "cluster-api" in extras
+    flavor = "cert-manager" if variant == "cluster-api" else variant
+    return flavor, cluster_api, "fail-closed" in extras
 
 
 def selector_matches(selector: dict, labels: dict) -> bool:
@@ -206,18 +257,26 @@ def prepare(tmp: Path) -> dict[str, Path]:
         "base": work / "base",
         "openshift": work / "overlays" / "openshift",
         "cert-manager": work / "overlays" / "cert-manager",
+        "cluster-api": work / "overlays" / "cluster-api",
         "dev": work / "overlays" / "dev",
     }
-    # The documented one-line switch, applied to each kustomization built on base.
-    for name in ("base", "openshift", "cert-manager"):
-        d = work / "overlays" / f"zz-fail-closed-{name}"
+
+    def with_component(name: str, component: str) -> None:
+        # The documented one-line switch.
+        d = work / "overlays" / f"zz-{component}-{name}"
         d.mkdir()
         rel = os.path.relpath(targets[name], d)
         (d / "kustomization.yaml").write_text(
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-            f"resources:\n  - {rel}\ncomponents:\n  - ../../components/fail-closed\n"
+            f"resources:\n  - {rel}\ncomponents:\n  - ../../components/{component}\n"
         )
-        targets[f"{name}+fail-closed"] = d
+        targets[f"{name}+{component}"] = d
+
+    # components/cluster-api on OpenShift too (overlays/cluster-api has it on cert-manager).
+    with_component("openshift", "cluster-api")
+    # fail-closed on each kustomization built on base.
+    for name in ("base", "openshift", "cert-manager", "cluster-api"):
+        with_component(name, "fail-closed")
     return targets
 
 
@@ -256,7 +315,7 @@ def schema_checks(name: str, objs: list[dict], k8s_version: str) -> None:
 # ---------------------------------------------------------------- webhooks
 
 
-def webhook_checks(name: str, objs: list[dict], failure_policy: str, dev: bool) -> None:
+def webhook_checks(name: str, objs: list[dict], failure_policy: str, dev: bool, cluster_api: bool) -> None:
     for kind, path in PATHS.items():
         configs = of_kind(objs, kind)
         R.check(f"{name}: exactly one {kind}", lambda c=configs, k=kind: _assert_len(c, 1, k))
@@ -267,7 +326,7 @@ def webhook_checks(name: str, objs: list[dict], failure_policy: str, dev: bool) 
             for hook in hooks:
                 hp = f"{prefix} webhook {hook.get('name')}"
                 R.check(f"{hp} name fully qualified under {DOMAIN}", lambda h=hook: _check_name(h))
-                R.check(f"{hp} rules", lambda h=hook: _check_rules(h))
+                R.check(f"{hp} rules", lambda h=hook: _check_rules(h, cluster_api))
                 R.check(f"{hp} settings", lambda h=hook, k=kind: _check_settings(h, k, failure_policy))
                 R.check(f"{hp} no namespace/object selector", lambda h=hook: _check_no_selectors(h))
                 if dev:
@@ -285,17 +344,32 @@ def _check_name(hook: dict) -> None:
     assert n.endswith("." + DOMAIN) and n.count(".") >= 3, f"{n!r} is not <verb>.<resource>.{DOMAIN}"
 
 
-def _check_rules(hook: dict) -> None:
+def _check_rules(hook: dict, cluster_api: bool) -> None:
     rules = hook.get("rules") or []
-    assert len(rules) == 1, f"expected one rule, found {len(rules)}"
+    assert rules, "no rules"
+    for r in rules:
+        res = r.get("resources") or []
+        assert not [x for x in res if "/" in x or "*" in x], f"subresource or wildcard in resources {res}"
+        for key in ("apiGroups", "apiVersions", "operations"):
+            assert "*" not in (r.get(key) or []), f"wildcard in {key} {r.get(key)}"
     r = rules[0]
     assert r.get("apiGroups") == ["machine.openshift.io"], f"apiGroups {r.get('apiGroups')}"
     assert r.get("apiVersions") == ["v1beta1"], f"apiVersions {r.get('apiVersions')}"
     res = r.get("resources") or []
-    assert not [x for x in res if "/" in x or "*" in x], f"subresource or wildcard in resources {res}"
     assert sorted(res) == ["machines", "machinesets"], f"resources {res}"
     assert sorted(r.get("operations") or []) == ["CREATE", "UPDATE"], f"operations {r.get('operations')}"
     assert r.get("scope", "*") in ("Namespaced", "*"), f"scope {r.get('scope')}"
+    assert canonical(r) == canonical(MACHINE_API_RULE), f"machine.openshift.io rule {r}, want {MACHINE_API_RULE}"
+    rest = rules[1:]
+    if not cluster_api:
+        assert not rest, f"rules beyond machine.openshift.io without components/cluster-api: {rest}"
+        return
+    for r in rest:
+        if "awsmachinetemplates" in (r.get("resources") or []):
+            assert "UPDATE" not in (r.get("operations") or []), "UPDATE of awsmachinetemplates: the template is immutable in Cluster API"
+    got = sorted(canonical(r) for r in rest)
+    want = sorted(canonical(r) for r in CAPI_RULES)
+    assert got == want, f"Cluster API rules {rest}, want exactly {CAPI_RULES}"
 
 
 def _check_settings(hook: dict, kind: str, failure_policy: str) -> None:
@@ -338,7 +412,7 @@ def _check_dev_client(hook: dict, path: str) -> None:
 # -------------------------------------------------------------- deployment
 
 
-def deployment_checks(name: str, objs: list[dict], variant: str) -> None:
+def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bool) -> None:
     p = f"{name}: Deployment"
     get = lambda: one(objs, "Deployment", APP)  # noqa: E731
 
@@ -474,8 +548,14 @@ def deployment_checks(name: str, objs: list[dict], variant: str) -> None:
         known = set(re.findall(r'env = "(EFA_WEBHOOK_[A-Z_]+)"', (ROOT / "src" / "main.rs").read_text()))
         unknown = sorted(k for k in env if k.startswith("EFA_WEBHOOK_") and k not in known)
         assert not unknown, f"env vars the binary does not read: {unknown}"
+        if cluster_api:
+            assert env.get(CAPI_ENV) == "true", f"{CAPI_ENV} {env.get(CAPI_ENV)!r}, want 'true'"
+        else:
+            assert CAPI_ENV not in env, f"{CAPI_ENV} set without components/cluster-api"
+        # Only the features that read the API get a token: the Infrastructure
+        # object (openshift) and AWSClusters (cluster-api).
         token = pod_spec(d).get("automountServiceAccountToken")
-        want = variant == "openshift"
+        want = variant == "openshift" or cluster_api
         assert token is want, f"automountServiceAccountToken {token}, want {want}"
         assert pod_spec(d).get("serviceAccountName") == SERVICE_ACCOUNT, "serviceAccountName"
         one(objs, "ServiceAccount", SERVICE_ACCOUNT)
@@ -503,18 +583,45 @@ def deployment_checks(name: str, objs: list[dict], variant: str) -> None:
         assert ports == {WEBHOOK_PORT, METRICS_PORT}, f"ingress ports {sorted(map(str, ports))}"
 
     def rbac() -> None:
-        roles = of_kind(objs, "Role") + of_kind(objs, "ClusterRole")
+        roles = roles_of(objs)
         bindings = of_kind(objs, "RoleBinding") + of_kind(objs, "ClusterRoleBinding")
-        if variant != "openshift":
-            assert not roles and not bindings, "RBAC outside the openshift overlay: the pod needs no API access there"
+        want = []
+        if variant == "openshift":
+            want.append(INFRASTRUCTURE_RBAC)
+        if cluster_api:
+            want.append(AWSCLUSTER_RBAC)
+        if not want:
+            assert not roles and not bindings, "RBAC without the openshift overlay or components/cluster-api: the pod needs no API access"
             return
-        assert len(roles) == 1 and roles[0]["kind"] == "ClusterRole", "expected exactly one ClusterRole"
-        rules = roles[0]["rules"]
-        want = [{"apiGroups": ["config.openshift.io"], "resources": ["infrastructures"], "resourceNames": ["cluster"], "verbs": ["get"]}]
-        assert rules == want, f"ClusterRole rules {rules}, want {want}"
-        assert len(bindings) == 1 and bindings[0]["kind"] == "ClusterRoleBinding", "expected exactly one ClusterRoleBinding"
-        b = bindings[0]
-        assert b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": roles[0]["metadata"]["name"]}, "roleRef"
+        for r in roles:
+            for rule in r.get("rules") or []:
+                writes = sorted(set(rule.get("verbs") or []) - READ_VERBS)
+                assert not writes, f"{r['kind']} {r['metadata']['name']} grants {writes}"
+        assert all(r["kind"] == "ClusterRole" for r in roles), f"expected ClusterRoles only, found {[r['kind'] for r in roles]}"
+        assert len(roles) == len(want), f"expected exactly {len(want)} ClusterRoles, found {[r['metadata']['name'] for r in roles]}"
+        got_rules = sorted(canonical(r["rules"]) for r in roles)
+        assert got_rules == sorted(canonical(w) for w in want), f"ClusterRole rules {[r['rules'] for r in roles]}, want {want}"
+        assert all(b["kind"] == "ClusterRoleBinding" for b in bindings), "expected ClusterRoleBindings only"
+        bound = sorted(b["roleRef"]["name"] for b in bindings)
+        assert bound == sorted(r["metadata"]["name"] for r in roles), f"bindings refer to {bound}: want one per ClusterRole"
+        for b in bindings:
+            assert b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": b["roleRef"]["name"]}, f"roleRef {b['roleRef']}"
+            assert b["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}], f"subjects {b['subjects']}"
+
+    def cluster_api_rbac() -> None:
+        found = [r for r in roles_of(objs) if any(CAPI_GROUP in (x.get("apiGroups") or []) for x in r.get("rules") or [])]
+        assert len(found) == 1, f"expected one role for {CAPI_GROUP}, found {len(found)}"
+        role = found[0]
+        assert role["kind"] == "ClusterRole", f"{role['kind']}: AWSClusters live in every workload cluster's namespace"
+        assert len(role["rules"]) == 1, f"expected one rule, found {role['rules']}"
+        rule = role["rules"][0]
+        assert rule.get("apiGroups") == [CAPI_GROUP] and rule.get("resources") == ["awsclusters"], f"rule {rule}"
+        assert "resourceNames" not in rule, "resourceNames: AWSCluster names are not known in advance"
+        assert sorted(rule.get("verbs") or []) == ["get", "list"], f"verbs {rule.get('verbs')}, want get and list"
+        bs = [b for b in of_kind(objs, "ClusterRoleBinding") if b["roleRef"]["name"] == role["metadata"]["name"]]
+        assert len(bs) == 1, f"expected one ClusterRoleBinding of {role['metadata']['name']}, found {len(bs)}"
+        b = bs[0]
+        assert b["roleRef"]["kind"] == "ClusterRole", f"roleRef {b['roleRef']}"
         assert b["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}], f"subjects {b['subjects']}"
 
     for label, fn in [
@@ -534,6 +641,8 @@ def deployment_checks(name: str, objs: list[dict], variant: str) -> None:
         ("RBAC", rbac),
     ]:
         R.check(f"{p}: {label}", fn)
+    if cluster_api:
+        R.check(f"{name}: cluster-api ClusterRole get+list on awsclusters, bound to the service account", cluster_api_rbac)
 
 
 # ---------------------------------------------------------------- overlays
@@ -668,6 +777,38 @@ def fail_closed_same_otherwise(name: str, plain: list[dict], closed: list[dict])
     R.check(f"{name}: fail-closed changes only failurePolicy", same)
 
 
+def cluster_api_same_otherwise(name: str, plain: list[dict], with_capi: list[dict]) -> None:
+    """components/cluster-api adds its rules, its RBAC, its env var and the token,
+    and changes nothing else."""
+
+    def same() -> None:
+        def strip(objs: list[dict]) -> list[dict]:
+            capi_roles = {
+                r["metadata"]["name"]
+                for r in of_kind(objs, "ClusterRole")
+                if any(CAPI_GROUP in (x.get("apiGroups") or []) for x in r.get("rules") or [])
+            }
+            out = []
+            for o in json.loads(json.dumps(objs)):
+                if o["kind"] == "ClusterRole" and o["metadata"]["name"] in capi_roles:
+                    continue
+                if o["kind"] == "ClusterRoleBinding" and o["roleRef"]["name"] in capi_roles:
+                    continue
+                for h in o.get("webhooks") or []:
+                    h["rules"] = [r for r in h.get("rules") or [] if CAPI_GROUP not in (r.get("apiGroups") or [])]
+                if o["kind"] == "Deployment":
+                    spec = pod_spec(o)
+                    spec.pop("automountServiceAccountToken", None)
+                    for c in spec["containers"]:
+                        c["env"] = [e for e in c.get("env") or [] if e["name"] != CAPI_ENV]
+                out.append(o)
+            return sorted(out, key=lambda o: (o["kind"], o["metadata"]["name"]))
+
+        assert strip(plain) == strip(with_capi), "components/cluster-api changes more than its rules, RBAC, env var and token"
+
+    R.check(f"{name}: cluster-api component changes only its own parts", same)
+
+
 # ------------------------------------------------------------ repo checks
 
 
@@ -736,21 +877,26 @@ def main() -> int:
             R.check(f"{name}: kubectl kustomize builds", do_build)
 
     for name, objs in built.items():
-        variant, _, extra = name.partition("+")
-        closed = extra == "fail-closed"
+        variant, cluster_api, closed = parse_target(name)
         for version in (k8s_version, OLDEST_K8S):
             schema_checks(name, objs, version)
-        webhook_checks(name, objs, "Fail" if closed else "Ignore", dev=variant == "dev")
+        webhook_checks(name, objs, "Fail" if closed else "Ignore", dev=variant == "dev", cluster_api=cluster_api)
         if variant == "dev":
             dev_checks(name, objs)
             continue
-        deployment_checks(name, objs, variant)
+        deployment_checks(name, objs, variant, cluster_api)
         if variant == "openshift":
             openshift_checks(name, objs)
         if variant == "cert-manager":
             cert_manager_checks(name, objs)
-        if closed and variant in built:
-            fail_closed_same_otherwise(name, built[variant], objs)
+        plain = name.removesuffix("+fail-closed")
+        if closed and plain in built:
+            fail_closed_same_otherwise(name, built[plain], objs)
+        if cluster_api and not closed:
+            # The same build without the component: overlays/cluster-api is cert-manager plus it.
+            without = "cert-manager" if name == "cluster-api" else name.removesuffix("+cluster-api")
+            if without in built:
+                cluster_api_same_otherwise(name, built[without], objs)
 
     repo_checks()
 
