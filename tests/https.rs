@@ -2,89 +2,11 @@
 
 mod common;
 
-use base64::Engine;
-use common::{TestServer, embedded_store, fixture, policy};
+use common::{TestServer, admit, denial, embedded_store, fixture, patched, policy, post, warnings};
 use reqwest::{StatusCode, Version};
 use serde_json::{Value, json};
 
 const PROTOCOLS: [(bool, Version); 2] = [(true, Version::HTTP_2), (false, Version::HTTP_11)];
-
-/// Posts `body` to `path` and returns the status and the parsed answer.
-async fn post(server: &TestServer, http2: bool, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let response = server
-        .client(http2)
-        .post(server.url(path))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let want = if http2 {
-        Version::HTTP_2
-    } else {
-        Version::HTTP_11
-    };
-    assert_eq!(response.version(), want);
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
-}
-
-async fn admit(server: &TestServer, http2: bool, endpoint: &str, review: &Value) -> Value {
-    // The API server calls the configured path with a timeout query.
-    let (status, body) = post(
-        server,
-        http2,
-        &format!("/{endpoint}?timeout=10s"),
-        serde_json::to_vec(review).unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
-    assert_eq!(body["kind"], "AdmissionReview");
-    assert_eq!(
-        body["response"]["uid"], review["request"]["uid"],
-        "uid echoed"
-    );
-    body["response"].clone()
-}
-
-fn patched(review: &Value, response: &Value) -> Value {
-    let mut object = review["request"]["object"].clone();
-    if let Some(patch) = response.get("patch") {
-        assert_eq!(response["patchType"], "JSONPatch");
-        let patch = patch
-            .as_str()
-            .expect("the patch is base64 text, as the API server wants");
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(patch)
-            .unwrap();
-        let patch: json_patch::Patch = serde_json::from_slice(&bytes).unwrap();
-        json_patch::patch(&mut object, &patch).unwrap();
-    }
-    object
-}
-
-/// The message of a denial.
-fn denial(response: &Value) -> &str {
-    assert_eq!(response["allowed"], false, "{response}");
-    response["status"]["message"].as_str().unwrap()
-}
-
-fn warnings(response: &Value) -> String {
-    response["warnings"]
-        .as_array()
-        .map(|w| {
-            w.iter()
-                .map(|s| s.as_str().unwrap())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn fixtures_over_both_protocols() {

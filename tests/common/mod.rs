@@ -5,6 +5,7 @@
 use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
 use machine_efa_webhook::core::{Policy, Spelling, UnknownInstanceType};
 use machine_efa_webhook::{certs, server, tls};
+use reqwest::{StatusCode, Version};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ pub struct TestServer {
 impl TestServer {
     /// The server with a fresh CA and serving certificate.
     pub async fn start(policy: Policy, store: Arc<CapabilityStore>) -> Self {
+        Self::start_state(server::AppState::new(policy, store, Default::default())).await
+    }
+
+    /// The server for `state`, with a fresh CA and serving certificate.
+    pub async fn start_state(state: server::AppState) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let generated =
             certs::generate(&["localhost".into()], &["127.0.0.1".parse().unwrap()], 1).unwrap();
@@ -47,7 +53,11 @@ impl TestServer {
         )
         .unwrap();
         let tls = tls::server_config(Arc::new(cert), None).unwrap();
-        Self::start_with(policy, store, tls, generated.ca_pem, dir).await
+        let limits = server::Limits {
+            shutdown_grace: Duration::from_secs(5),
+            ..server::Limits::default()
+        };
+        Self::serve(state, tls, generated.ca_pem, dir, limits).await
     }
 
     /// The server with the given TLS configuration; `dir` lives as long as the server.
@@ -74,9 +84,20 @@ impl TestServer {
         dir: tempfile::TempDir,
         limits: server::Limits,
     ) -> Self {
+        let state = server::AppState::new(policy, store, Default::default());
+        Self::serve(state, tls, ca_pem, dir, limits).await
+    }
+
+    async fn serve(
+        state: server::AppState,
+        tls: Arc<rustls::ServerConfig>,
+        ca_pem: String,
+        dir: tempfile::TempDir,
+        limits: server::Limits,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(server::AppState::new(policy, store, Default::default()));
+        let state = Arc::new(state);
         let app = server::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(
@@ -179,4 +200,85 @@ pub async fn sdk_config_with_timeout(endpoint: &str, timeout: Duration) -> aws_c
         )
         .load()
         .await
+}
+
+/// Posts `body` to `path` and returns the status and the parsed answer.
+pub async fn post(
+    server: &TestServer,
+    http2: bool,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let response = server
+        .client(http2)
+        .post(server.url(path))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let want = if http2 {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
+    assert_eq!(response.version(), want);
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+pub async fn admit(server: &TestServer, http2: bool, endpoint: &str, review: &Value) -> Value {
+    // The API server calls the configured path with a timeout query.
+    let (status, body) = post(
+        server,
+        http2,
+        &format!("/{endpoint}?timeout=10s"),
+        serde_json::to_vec(review).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(body["kind"], "AdmissionReview");
+    assert_eq!(
+        body["response"]["uid"], review["request"]["uid"],
+        "uid echoed"
+    );
+    body["response"].clone()
+}
+
+pub fn patched(review: &Value, response: &Value) -> Value {
+    let mut object = review["request"]["object"].clone();
+    if let Some(patch) = response.get("patch") {
+        assert_eq!(response["patchType"], "JSONPatch");
+        let patch = patch
+            .as_str()
+            .expect("the patch is base64 text, as the API server wants");
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, patch).unwrap();
+        let patch: json_patch::Patch = serde_json::from_slice(&bytes).unwrap();
+        json_patch::patch(&mut object, &patch).unwrap();
+    }
+    object
+}
+
+/// The message of a denial.
+pub fn denial(response: &Value) -> &str {
+    assert_eq!(response["allowed"], false, "{response}");
+    response["status"]["message"].as_str().unwrap()
+}
+
+pub fn warnings(response: &Value) -> String {
+    response["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .map(|s| s.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }
