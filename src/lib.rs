@@ -9,9 +9,12 @@
 pub mod admission;
 pub mod capabilities;
 pub mod certs;
+pub mod check;
 pub mod cluster;
 pub mod core;
 pub mod idle;
+pub mod instance_types;
+pub mod manifest;
 pub mod metrics;
 pub mod server;
 pub mod tls;

@@ -37,6 +37,97 @@ enum Command {
     Snapshot(SnapshotArgs),
     /// Make a CA and a serving certificate signed by it, and print the caBundle.
     Certs(CertsArgs),
+    /// Check manifests as the webhook would on CREATE (exit 0 clean, 1 denied, 2 unreadable).
+    Check(CheckArgs),
+    /// List the instance-type capability table.
+    InstanceTypes(InstanceTypesArgs),
+}
+
+/// Where a one-shot command's table comes from, and the region it assumes.
+#[derive(clap::Args)]
+struct TableArgs {
+    /// Where the instance-type table comes from: `embedded`, `ec2` (the regions needed are read once), or a snapshot file's path.
+    #[arg(long, env = "EFA_WEBHOOK_CAPABILITIES", default_value = "embedded")]
+    capabilities: CapabilitySource,
+    /// The region assumed when an object names none [default: from the AWS config chain, else us-east-1].
+    #[arg(long, env = "EFA_WEBHOOK_REGION")]
+    region: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckOutput {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// A YAML or JSON file (multi-document, List), a directory (read recursively), or `-` for stdin; repeatable.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        env = "EFA_WEBHOOK_CHECK_FILES",
+        value_delimiter = ',',
+        required = true
+    )]
+    files: Vec<PathBuf>,
+    /// Report format.
+    #[arg(
+        short = 'o',
+        long,
+        env = "EFA_WEBHOOK_CHECK_OUTPUT",
+        value_enum,
+        default_value = "text"
+    )]
+    output: CheckOutput,
+    /// Write the documents to stdout with defaults and canonical spellings applied (reports go to stderr).
+    #[arg(long, env = "EFA_WEBHOOK_CHECK_FIX")]
+    fix: bool,
+    /// What to do with EFA on an instance type the table does not know or the region does not offer.
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_UNKNOWN_INSTANCE_TYPE",
+        value_enum,
+        default_value = "warn"
+    )]
+    unknown_instance_type: UnknownArg,
+    /// Canonical spelling for the Machine API: `openshift` (ENA/EFA) or `proposal` (interface/efa).
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_SPELLING",
+        value_enum,
+        default_value = "openshift"
+    )]
+    spelling: SpellingArg,
+    #[command(flatten)]
+    table: TableArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListOutput {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct InstanceTypesArgs {
+    /// Only the types that support EFA.
+    #[arg(long, env = "EFA_WEBHOOK_LIST_EFA")]
+    efa: bool,
+    /// Only these families (`p5`, `c5n`), comma-separated.
+    #[arg(long, env = "EFA_WEBHOOK_LIST_FAMILY", value_delimiter = ',')]
+    family: Vec<String>,
+    /// Output format.
+    #[arg(
+        short = 'o',
+        long,
+        env = "EFA_WEBHOOK_LIST_OUTPUT",
+        value_enum,
+        default_value = "table"
+    )]
+    output: ListOutput,
+    #[command(flatten)]
+    table: TableArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -252,22 +343,131 @@ fn main() -> Result<()> {
             runtime.block_on(snapshot(args))
         }
         Command::Certs(args) => make_certs(args),
+        Command::Check(args) => {
+            let code = runtime.block_on(check(args));
+            std::process::exit(code)
+        }
+        Command::InstanceTypes(args) => runtime.block_on(instance_types(args)),
     }
+}
+
+fn policy_from(spelling: SpellingArg, unknown: UnknownArg, default_region: String) -> Policy {
+    Policy {
+        spelling: match spelling {
+            SpellingArg::Openshift => Spelling::OpenShift,
+            SpellingArg::Proposal => Spelling::Proposal,
+        },
+        unknown_instance_type: match unknown {
+            UnknownArg::Warn => UnknownInstanceType::Warn,
+            UnknownArg::Deny => UnknownInstanceType::Deny,
+        },
+        default_region,
+    }
+}
+
+/// `--region`, else the AWS config chain (env, profile), else us-east-1; never IMDS,
+/// so a laptop or a CI runner never waits on a metadata timeout.
+async fn one_shot_region(args: &TableArgs) -> String {
+    match &args.region {
+        Some(region) => region.clone(),
+        None => ec2::default_region(false)
+            .await
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+    }
+}
+
+/// The table for a one-shot command; with `ec2`, `regions` are read once, now.
+async fn one_shot_table(
+    source: &CapabilitySource,
+    regions: impl IntoIterator<Item = String>,
+    home_region: &str,
+) -> Result<CapabilityTable> {
+    Ok(match source {
+        CapabilitySource::Embedded => capabilities::snapshot::embedded_table(),
+        CapabilitySource::File(path) => SnapshotFile::read(path)?.to_table(SourceKind::File),
+        CapabilitySource::Ec2 => {
+            let sdk = ec2::sdk_config(home_region).await;
+            let store = CapabilityStore::fixed(CapabilityTable::default());
+            for region in regions {
+                capabilities::refresh_region(&store, &sdk, &region, Duration::ZERO)
+                    .await
+                    .with_context(|| format!("reading {region} from EC2"))?;
+            }
+            CapabilityTable::clone(&store.current())
+        }
+    })
+}
+
+async fn check(args: CheckArgs) -> i32 {
+    use machine_efa_webhook::check;
+    let region = one_shot_region(&args.table).await;
+    let (sources, unreadable) = check::read_inputs(&args.files);
+    let parsed = check::parse(sources);
+    let mut regions = check::regions_named(&parsed);
+    regions.insert(region.clone());
+    let table = match one_shot_table(&args.table.capabilities, regions, &region).await {
+        Ok(table) => table,
+        Err(err) => {
+            eprintln!("error: the capability table: {}", error_chain(&err));
+            return check::EXIT_UNREADABLE;
+        }
+    };
+    let policy = policy_from(args.spelling, args.unknown_instance_type, region);
+    let report = check::check(&parsed, unreadable, &policy, &table);
+    let rendered = match args.output {
+        CheckOutput::Text => report.to_text(),
+        CheckOutput::Json => report.to_json(),
+    };
+    if args.fix {
+        print!("{}", report.fixed);
+        for name in &report.rewritten {
+            eprintln!(
+                "note: {name} could not be edited in place: written as JSON documents (comments dropped)"
+            );
+        }
+        eprint!("{rendered}");
+    } else {
+        print!("{rendered}");
+    }
+    report.exit_code()
+}
+
+/// The error and its causes, leaving out a cause its message already quotes.
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+async fn instance_types(args: InstanceTypesArgs) -> Result<()> {
+    use machine_efa_webhook::instance_types::{Query, list};
+    let region = one_shot_region(&args.table).await;
+    let table = one_shot_table(&args.table.capabilities, [region.clone()], &region).await?;
+    let listing = list(
+        &table,
+        &Query {
+            region: &region,
+            efa_only: args.efa,
+            families: &args.family,
+        },
+    );
+    match args.output {
+        ListOutput::Table => print!("{}", listing.to_table()),
+        ListOutput::Json => print!("{}", listing.to_json()),
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let region = own_region(&args).await;
-    let policy = Policy {
-        spelling: match args.spelling {
-            SpellingArg::Openshift => Spelling::OpenShift,
-            SpellingArg::Proposal => Spelling::Proposal,
-        },
-        unknown_instance_type: match args.unknown_instance_type {
-            UnknownArg::Warn => UnknownInstanceType::Warn,
-            UnknownArg::Deny => UnknownInstanceType::Deny,
-        },
-        default_region: region.clone(),
-    };
+    let policy = policy_from(args.spelling, args.unknown_instance_type, region.clone());
     let cert = Arc::new(
         tls::ReloadingCert::load(&args.tls_cert, &args.tls_key)
             .context("loading the serving certificate")?,

@@ -1,0 +1,327 @@
+//! `machine-efa-webhook instance-types`: the capability table as a list, for choosing
+//! an instance type at the terminal.
+
+use crate::core::{CapabilityTable, InstanceTypeInfo, Provenance};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// What to list.
+pub struct Query<'a> {
+    pub region: &'a str,
+    pub efa_only: bool,
+    /// Families (`p5`, `c5n`) to keep; empty keeps all.
+    pub families: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub instance_type: String,
+    pub efa_supported: bool,
+    pub maximum_efa_interfaces: u32,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub network_performance: String,
+    /// `None` when the table does not know the region.
+    pub offered: Option<bool>,
+}
+
+/// The listing: where the data is from, and the rows.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listing {
+    pub region: String,
+    /// `embedded snapshot of 2026-…`, `EC2 of …`, or that the region is not in the table.
+    pub source: String,
+    pub instance_types: Vec<Row>,
+}
+
+/// The family of an instance type: `c5n` of `c5n.18xlarge`.
+pub fn family(instance_type: &str) -> &str {
+    instance_type
+        .split_once('.')
+        .map_or(instance_type, |(family, _)| family)
+}
+
+/// The rows `query` asks for, by family, then size (vCPUs, memory), then name.
+pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
+    let offerings = table.regions.get(query.region);
+    let wanted = |name: &str, info: &InstanceTypeInfo| {
+        (!query.efa_only || info.efa_supported)
+            && (query.families.is_empty()
+                || query
+                    .families
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(family(name))))
+    };
+    let mut rows: Vec<Row> = table
+        .instance_types
+        .iter()
+        .filter(|(name, info)| wanted(name, info))
+        .map(|(name, info)| Row {
+            instance_type: name.clone(),
+            efa_supported: info.efa_supported,
+            maximum_efa_interfaces: info.maximum_efa_interfaces,
+            vcpus: info.vcpus,
+            memory_mib: info.memory_mib,
+            network_performance: info.network_performance.clone(),
+            offered: offerings.map(|o| o.offered.contains(name)),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (
+            family(&a.instance_type),
+            a.vcpus,
+            a.memory_mib,
+            &a.instance_type,
+        )
+            .cmp(&(
+                family(&b.instance_type),
+                b.vcpus,
+                b.memory_mib,
+                &b.instance_type,
+            ))
+    });
+    Listing {
+        region: query.region.to_owned(),
+        source: offerings.map_or_else(
+            || format!("region {} is not in the capability table", query.region),
+            |o| describe(&o.provenance),
+        ),
+        instance_types: rows,
+    }
+}
+
+fn describe(provenance: &Provenance) -> String {
+    match &provenance.stale_reason {
+        Some(stale) => format!("{provenance} (stale: {stale})"),
+        None => provenance.to_string(),
+    }
+}
+
+impl Listing {
+    /// Aligned columns under a first line that says where the data is from.
+    pub fn to_table(&self) -> String {
+        let header = [
+            "INSTANCE TYPE",
+            "EFA",
+            "MAX EFA",
+            "VCPUS",
+            "MEMORY",
+            "NETWORK",
+            &format!("OFFERED IN {}", self.region),
+        ];
+        let cells: Vec<[String; 7]> = self
+            .instance_types
+            .iter()
+            .map(|row| {
+                [
+                    row.instance_type.clone(),
+                    yes_no(row.efa_supported).to_owned(),
+                    row.maximum_efa_interfaces.to_string(),
+                    row.vcpus.to_string(),
+                    gib(row.memory_mib),
+                    row.network_performance.clone(),
+                    row.offered.map_or("unknown", yes_no).to_owned(),
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &cells {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.len());
+            }
+        }
+        let mut out = format!(
+            "# {} instance types; capability table: {}\n",
+            self.instance_types.len(),
+            self.source
+        );
+        let header = header.map(str::to_owned);
+        for row in std::iter::once(&header).chain(&cells) {
+            let line: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        }
+        out
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a listing always serialises") + "\n"
+    }
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+fn gib(mib: u64) -> String {
+    if mib.is_multiple_of(1024) {
+        format!("{} GiB", mib / 1024)
+    } else {
+        format!("{:.1} GiB", mib as f64 / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{RegionOfferings, SourceKind};
+    use std::collections::{HashMap, HashSet};
+
+    fn table() -> CapabilityTable {
+        let info = |efa: bool, vcpus: u32, memory_mib: u64| InstanceTypeInfo {
+            efa_supported: efa,
+            maximum_efa_interfaces: u32::from(efa),
+            vcpus,
+            memory_mib,
+            network_performance: if efa {
+                "100 Gigabit"
+            } else {
+                "Up to 10 Gigabit"
+            }
+            .into(),
+        };
+        CapabilityTable {
+            instance_types: HashMap::from([
+                ("c5n.18xlarge".into(), info(true, 72, 196_608)),
+                ("c5n.9xlarge".into(), info(true, 36, 98_304)),
+                ("c5n.large".into(), info(false, 2, 5_376)),
+                ("m5.2xlarge".into(), info(false, 8, 32_768)),
+                ("hpc6a.48xlarge".into(), info(true, 96, 393_216)),
+            ]),
+            regions: HashMap::from([(
+                "us-east-1".into(),
+                RegionOfferings {
+                    offered: HashSet::from([
+                        "c5n.18xlarge".into(),
+                        "c5n.9xlarge".into(),
+                        "c5n.large".into(),
+                        "m5.2xlarge".into(),
+                    ]),
+                    provenance: Provenance {
+                        source: SourceKind::Embedded,
+                        fetched_at: "2026-11-25T00:00:00Z".into(),
+                        stale_reason: None,
+                    },
+                },
+            )]),
+        }
+    }
+
+    fn names(listing: &Listing) -> Vec<&str> {
+        listing
+            .instance_types
+            .iter()
+            .map(|r| r.instance_type.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn sorted_by_family_then_size() {
+        let listing = list(
+            &table(),
+            &Query {
+                region: "us-east-1",
+                efa_only: false,
+                families: &[],
+            },
+        );
+        assert_eq!(
+            names(&listing),
+            [
+                "c5n.large",
+                "c5n.9xlarge",
+                "c5n.18xlarge",
+                "hpc6a.48xlarge",
+                "m5.2xlarge"
+            ]
+        );
+        assert_eq!(listing.instance_types[3].offered, Some(false));
+    }
+
+    #[test]
+    fn filters_by_efa_and_family() {
+        let families = ["C5N".to_owned()];
+        let listing = list(
+            &table(),
+            &Query {
+                region: "us-east-1",
+                efa_only: true,
+                families: &families,
+            },
+        );
+        assert_eq!(names(&listing), ["c5n.9xlarge", "c5n.18xlarge"]);
+    }
+
+    #[test]
+    fn the_table_says_where_its_data_is_from() {
+        let families = ["c5n".to_owned()];
+        let text = list(
+            &table(),
+            &Query {
+                region: "us-east-1",
+                efa_only: true,
+                families: &families,
+            },
+        )
+        .to_table();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "# 2 instance types; capability table: embedded snapshot of 2026-11-25T00:00:00Z"
+        );
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            [
+                "INSTANCE",
+                "TYPE",
+                "EFA",
+                "MAX",
+                "EFA",
+                "VCPUS",
+                "MEMORY",
+                "NETWORK",
+                "OFFERED",
+                "IN",
+                "us-east-1"
+            ]
+        );
+        assert_eq!(
+            lines[3]
+                .split("  ")
+                .filter(|c| !c.is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>(),
+            [
+                "c5n.18xlarge",
+                "yes",
+                "1",
+                "72",
+                "192 GiB",
+                "100 Gigabit",
+                "yes"
+            ]
+        );
+        let unknown = list(
+            &table(),
+            &Query {
+                region: "mars-north-1",
+                efa_only: false,
+                families: &[],
+            },
+        );
+        assert!(unknown.to_table().starts_with("# 5 instance types; capability table: region mars-north-1 is not in the capability table"));
+        assert!(
+            unknown
+                .to_table()
+                .lines()
+                .nth(2)
+                .unwrap()
+                .ends_with("unknown")
+        );
+    }
+}
