@@ -21,7 +21,7 @@ mod common;
 use base64::Engine;
 use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, Endpoint};
 use machine_efa_webhook::capabilities::CapabilityStore;
-use machine_efa_webhook::core::{InterfaceType, Policy, Spelling, UnknownInstanceType};
+use machine_efa_webhook::core::{InterfaceType, Policy, Spelling, TargetKind, UnknownInstanceType};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::string::string_regex;
@@ -93,10 +93,16 @@ fn usable_uid(sent: &Value) -> Option<&str> {
 }
 
 fn our_kind(request: &Value) -> bool {
+    target_kind(request).is_some()
+}
+
+fn target_kind(request: &Value) -> Option<TargetKind> {
     let kind = &request["kind"];
-    kind["group"] == "machine.openshift.io"
-        && kind["version"] == "v1beta1"
-        && (kind["kind"] == "Machine" || kind["kind"] == "MachineSet")
+    TargetKind::from_gvk(
+        kind["group"].as_str()?,
+        kind["version"].as_str()?,
+        kind["kind"].as_str()?,
+    )
 }
 
 fn shown(body: &[u8]) -> String {
@@ -270,9 +276,14 @@ fn check_patch(policy: &Policy, request: &Value, patch: &Value) -> Result<(), Te
     json_patch::patch(&mut patched, &operations)
         .map_err(|e| TestCaseError::fail(format!("the patch does not apply: {e}")))?;
 
+    // Cluster API's enum is interface/efa whatever the configured spelling.
+    let spelling = match target_kind(request) {
+        Some(kind) if kind.is_cluster_api() => Spelling::Proposal,
+        _ => policy.spelling,
+    };
     let canonical = [
-        policy.spelling.canonical(InterfaceType::Standard),
-        policy.spelling.canonical(InterfaceType::Efa),
+        spelling.canonical(InterfaceType::Standard),
+        spelling.canonical(InterfaceType::Efa),
     ];
     let mut before = object.clone();
     for operation in &operations.0 {
@@ -573,9 +584,9 @@ fn gvks() -> BoxedStrategy<Member> {
     };
     prop_oneof![
         6 => (
-            part(&["machine.openshift.io", "machine.openshift.io", "", "apps"]),
-            part(&["v1beta1", "v1beta1", "v1", ""]),
-            part(&["Machine", "MachineSet", "MachineSet", "machineset", "Pod", ""]),
+            part(&["machine.openshift.io", "machine.openshift.io", "infrastructure.cluster.x-k8s.io", "", "apps"]),
+            part(&["v1beta1", "v1beta1", "v1beta2", "v1", ""]),
+            part(&["Machine", "MachineSet", "MachineSet", "AWSMachine", "AWSMachineTemplate", "machineset", "Pod", ""]),
         )
             .prop_map(|(g, v, k)| Member::Set(json!({"group": g, "version": v, "kind": k}))),
         1 => Just(Member::Absent),
