@@ -185,15 +185,15 @@ mod tests {
             }
             .into(),
         };
-        CapabilityTable {
-            instance_types: HashMap::from([
+        CapabilityTable::new(
+            HashMap::from([
                 ("c5n.18xlarge".into(), info(true, 72, 196_608)),
                 ("c5n.9xlarge".into(), info(true, 36, 98_304)),
                 ("c5n.large".into(), info(false, 2, 5_376)),
                 ("m5.2xlarge".into(), info(false, 8, 32_768)),
                 ("hpc6a.48xlarge".into(), info(true, 96, 393_216)),
             ]),
-            regions: HashMap::from([(
+            HashMap::from([(
                 "us-east-1".into(),
                 RegionOfferings {
                     offered: HashSet::from([
@@ -209,7 +209,7 @@ mod tests {
                     },
                 },
             )]),
-        }
+        )
     }
 
     fn names(listing: &Listing) -> Vec<&str> {

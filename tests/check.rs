@@ -309,9 +309,9 @@ fn fix_rewrites_what_it_cannot_edit_in_place_and_says_so() {
 fn a_snapshot_file_can_be_the_table() {
     // A table that knows nothing: every EFA type is unknown, so a warning, not a denial.
     let file = tempfile::NamedTempFile::new().unwrap();
-    let empty = CapabilityTable {
-        instance_types: Default::default(),
-        regions: [(
+    let empty = CapabilityTable::new(
+        Default::default(),
+        [(
             "us-east-1".to_owned(),
             RegionOfferings {
                 offered: Default::default(),
@@ -323,7 +323,7 @@ fn a_snapshot_file_can_be_the_table() {
             },
         )]
         .into(),
-    };
+    );
     SnapshotFile::new("test".into(), "2026-11-25T00:00:00Z".into(), &empty)
         .write(file.path())
         .unwrap();

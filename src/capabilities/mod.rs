@@ -9,7 +9,8 @@ pub mod snapshot;
 pub use refresh::{RefreshSettings, refresh_region, spawn_refresher};
 
 use crate::core::{
-    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, SourceKind,
+    CapabilityLookup, CapabilityTable, EfaType, InstanceTypeInfo, Provenance, RegionOfferings,
+    SourceKind,
 };
 use arc_swap::{ArcSwap, Guard};
 use std::str::FromStr;
@@ -86,6 +87,7 @@ impl CapabilityStore {
             for (name, info) in &data.instance_types {
                 next.instance_types.insert(name.clone(), info.clone());
             }
+            next.reindex();
             next.regions.insert(
                 region.to_owned(),
                 RegionOfferings {
@@ -146,8 +148,8 @@ impl CapabilityLookup for StoreView<'_> {
         found
     }
 
-    fn instance_types(&self) -> Box<dyn Iterator<Item = (&str, &InstanceTypeInfo)> + '_> {
-        self.table.instance_types()
+    fn efa_types(&self) -> &[EfaType] {
+        self.table.efa_types()
     }
 }
 

@@ -181,10 +181,7 @@ impl SnapshotFile {
                 (name.clone(), offerings)
             })
             .collect();
-        CapabilityTable {
-            instance_types,
-            regions,
-        }
+        CapabilityTable::new(instance_types, regions)
     }
 }
 

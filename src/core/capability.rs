@@ -65,6 +65,70 @@ pub struct RegionOfferings {
 pub struct CapabilityTable {
     pub instance_types: HashMap<String, InstanceTypeInfo>,
     pub regions: HashMap<String, RegionOfferings>,
+    /// The EFA-capable types, split for ranking; derived from `instance_types` by
+    /// [`CapabilityTable::new`] and [`CapabilityTable::reindex`].
+    efa_types: Vec<EfaType>,
+}
+
+/// An EFA-capable instance type with the parts suggestions are ranked by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EfaType {
+    pub name: String,
+    /// `m5dn` of `m5dn.24xlarge`, as a length of `name`.
+    family_len: usize,
+    /// `m5` of `m5dn`, as a length of `name`.
+    series_len: usize,
+    pub vcpus: u32,
+}
+
+impl EfaType {
+    fn new(name: &str, vcpus: u32) -> Self {
+        let (family, _) = split_type(name);
+        EfaType {
+            name: name.to_owned(),
+            family_len: family.len(),
+            series_len: series(family).len(),
+            vcpus,
+        }
+    }
+
+    fn family(&self) -> &str {
+        &self.name[..self.family_len]
+    }
+
+    fn series(&self) -> &str {
+        &self.name[..self.series_len]
+    }
+
+    fn size(&self) -> &str {
+        self.name[self.family_len..].trim_start_matches('.')
+    }
+}
+
+impl CapabilityTable {
+    pub fn new(
+        instance_types: HashMap<String, InstanceTypeInfo>,
+        regions: HashMap<String, RegionOfferings>,
+    ) -> Self {
+        let mut table = CapabilityTable {
+            instance_types,
+            regions,
+            efa_types: Vec::new(),
+        };
+        table.reindex();
+        table
+    }
+
+    /// Rebuilds what is derived from `instance_types`; call after changing it.
+    pub fn reindex(&mut self) {
+        self.efa_types = self
+            .instance_types
+            .iter()
+            .filter(|(_, info)| info.efa_supported)
+            .map(|(name, info)| EfaType::new(name, info.vcpus))
+            .collect();
+        self.efa_types.sort_by(|a, b| a.name.cmp(&b.name));
+    }
 }
 
 /// What the decision asks of a capability table. Implementations answer from memory:
@@ -72,8 +136,8 @@ pub struct CapabilityTable {
 pub trait CapabilityLookup {
     fn instance_type(&self, name: &str) -> Option<&InstanceTypeInfo>;
     fn region(&self, region: &str) -> Option<&RegionOfferings>;
-    /// Every instance type the table knows, for ranking suggestions.
-    fn instance_types(&self) -> Box<dyn Iterator<Item = (&str, &InstanceTypeInfo)> + '_>;
+    /// Every EFA-capable instance type the table knows, for ranking suggestions.
+    fn efa_types(&self) -> &[EfaType];
 }
 
 impl CapabilityLookup for CapabilityTable {
@@ -85,8 +149,8 @@ impl CapabilityLookup for CapabilityTable {
         self.regions.get(region)
     }
 
-    fn instance_types(&self) -> Box<dyn Iterator<Item = (&str, &InstanceTypeInfo)> + '_> {
-        Box::new(self.instance_types.iter().map(|(k, v)| (k.as_str(), v)))
+    fn efa_types(&self) -> &[EfaType] {
+        &self.efa_types
     }
 }
 
@@ -116,43 +180,50 @@ pub fn efa_alternatives<'a>(
     wanted: &str,
     limit: usize,
 ) -> Vec<&'a str> {
-    let (family, size) = split_type(wanted);
-    let wanted_vcpus = table
-        .instance_type(wanted)
-        .map(|t| t.vcpus)
-        .filter(|v| *v > 0);
-    let mut candidates: Vec<((u8, u8, u64), &str)> = table
-        .instance_types()
-        .filter(|(name, info)| info.efa_supported && offerings.offered.contains(*name))
-        .map(|(name, info)| {
-            let (c_family, c_size) = split_type(name);
-            let family_rank = if c_family == family {
-                0
-            } else if series(c_family) == series(family) {
-                1
-            } else if c_family.chars().next() == family.chars().next() {
-                2
-            } else {
-                3
-            };
-            let size_rank = u8::from(c_size != size);
-            // Distance in vCPUs as a ratio, scaled to an integer so the key is totally ordered.
-            let vcpu_distance = match wanted_vcpus {
-                Some(w) if info.vcpus > 0 => {
-                    let (lo, hi) = (w.min(info.vcpus), w.max(info.vcpus));
-                    u64::from(hi) * 1000 / u64::from(lo)
-                }
-                _ => u64::MAX,
-            };
-            ((family_rank, size_rank, vcpu_distance), name)
-        })
-        .collect();
-    candidates.sort_unstable();
-    candidates
-        .into_iter()
-        .take(limit)
-        .map(|(_, name)| name)
-        .collect()
+    let wanted = EfaType::new(wanted, table.instance_type(wanted).map_or(0, |t| t.vcpus));
+    let (family, series, size) = (wanted.family(), wanted.series(), wanted.size());
+    // The closest `limit`, kept sorted while scanning: no list of every candidate.
+    let mut closest: Vec<((u8, u8, u64), &str)> = Vec::with_capacity(limit + 1);
+    for candidate in table.efa_types() {
+        if limit == 0 {
+            break;
+        }
+        let family_rank = if candidate.family() == family {
+            0
+        } else if candidate.series() == series {
+            1
+        } else if candidate.name.as_bytes().first() == family.as_bytes().first() {
+            2
+        } else {
+            3
+        };
+        let size_rank = u8::from(candidate.size() != size);
+        // Distance in vCPUs as a ratio, scaled to an integer so the key is totally ordered.
+        let vcpu_distance = if wanted.vcpus > 0 && candidate.vcpus > 0 {
+            let (lo, hi) = (
+                wanted.vcpus.min(candidate.vcpus),
+                wanted.vcpus.max(candidate.vcpus),
+            );
+            u64::from(hi) * 1000 / u64::from(lo)
+        } else {
+            u64::MAX
+        };
+        let ranked = (
+            (family_rank, size_rank, vcpu_distance),
+            candidate.name.as_str(),
+        );
+        if closest.len() == limit && ranked >= closest[limit - 1] {
+            continue;
+        }
+        // Offered last: the set lookup costs more than the ranking.
+        if !offerings.offered.contains(&candidate.name) {
+            continue;
+        }
+        let at = closest.partition_point(|c| *c < ranked);
+        closest.insert(at, ranked);
+        closest.truncate(limit);
+    }
+    closest.into_iter().map(|(_, name)| name).collect()
 }
 
 #[cfg(test)]

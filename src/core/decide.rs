@@ -38,7 +38,7 @@ fn subject<'a>(req: &Request<'a>, policy: &Policy) -> Result<Subject<'a>, Decisi
     if kind == TargetKind::AwsMachineTemplate && req.operation == Operation::Update {
         return Err(Decision::default());
     }
-    let object_path = FieldPath::new(["request", "object"]);
+    let object_path = FieldPath::fixed(&["request", "object"]);
     let Some(object) = req.object else {
         return Err(Decision::denied(FieldError::required(
             object_path,
@@ -204,9 +204,10 @@ fn check(
 ) {
     let config = &subject.config;
     let spelling = subject.spelling;
-    let interface_path = config.field_path(NETWORK_INTERFACE_TYPE);
-    let instance_path = config.field_path(INSTANCE_TYPE);
-    let region_path = config.path.child("placement").child("region");
+    // Paths are built only for the messages that name them.
+    let interface_path = || config.field_path(NETWORK_INTERFACE_TYPE);
+    let instance_path = || config.field_path(INSTANCE_TYPE);
+    let region_path = || config.path.child("placement").child("region");
 
     let interface = match given_interface(config) {
         GivenInterface::Unset => None,
@@ -217,7 +218,7 @@ fn check(
                     .likely_meant(given)
                     .map(|meant| format!("did you mean {}?", quote(meant)));
                 decision.errors.push(
-                    FieldError::unsupported(interface_path, given, &spelling.supported_values())
+                    FieldError::unsupported(interface_path(), given, &spelling.supported_values())
                         .with_hint(hint),
                 );
                 None
@@ -225,14 +226,14 @@ fn check(
         },
         GivenInterface::WrongType(value) => {
             decision.errors.push(FieldError::invalid(
-                interface_path,
+                interface_path(),
                 value,
                 "must be a string",
             ));
             None
         }
     };
-    let instance_type = optional_string(config.instance_type, instance_path.clone())
+    let instance_type = optional_string(config.instance_type, instance_path)
         .map_err(|e| decision.errors.push(e))
         .ok();
     let region = optional_string(config.region, region_path)
@@ -257,33 +258,32 @@ fn check(
     let efa = spelling.canonical(InterfaceType::Efa);
     let Some(instance_type) = instance_type else {
         decision.warnings.push(format!(
-            "{instance_path} is not set while networkInterfaceType is {efa}: EFA support cannot be checked until an instance type is chosen"
+            "{} is not set while networkInterfaceType is {efa}: EFA support cannot be checked until an instance type is chosen",
+            instance_path()
         ));
         return;
     };
     let skip = skip_capability_check(subject.object, &mut decision.warnings);
-    let mut capability_errors = Vec::new();
+    let errors_before = decision.errors.len();
     let accepted = check_efa_instance_type(
         instance_type,
         region,
         &instance_path,
         policy,
         capabilities,
-        &mut capability_errors,
+        &mut decision.errors,
         &mut decision.warnings,
     );
-    if skip && !capability_errors.is_empty() {
+    if skip && decision.errors.len() > errors_before {
         decision.capability_check_skipped = true;
-        decision
-            .warnings
-            .extend(capability_errors.drain(..).map(|error| {
-                format!(
-                    "{} (allowed: annotation {SKIP_CAPABILITY_CHECK_ANNOTATION} is \"true\")",
-                    error.summary()
-                )
-            }));
+        let skipped: Vec<FieldError> = decision.errors.drain(errors_before..).collect();
+        decision.warnings.extend(skipped.iter().map(|error| {
+            format!(
+                "{} (allowed: annotation {SKIP_CAPABILITY_CHECK_ANNOTATION} is \"true\")",
+                error.summary()
+            )
+        }));
     }
-    decision.errors.append(&mut capability_errors);
     if accepted || decision.capability_check_skipped {
         decision.warnings.push(format!(
             "EFA on {} needs a security group that allows all traffic between its members, and the EFA device plugin (libfabric) on the nodes to be of use",
@@ -343,7 +343,7 @@ fn skip_capability_check(object: &Value, warnings: &mut Vec<String>) -> bool {
 fn check_efa_instance_type(
     instance_type: &str,
     region: &str,
-    instance_path: &FieldPath,
+    instance_path: &dyn Fn() -> FieldPath,
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
     errors: &mut Vec<FieldError>,
@@ -368,7 +368,8 @@ fn check_efa_instance_type(
             offerings.provenance
         ));
     }
-    let value = Value::from(instance_type);
+    // Only a denial quotes the value back.
+    let value = || Value::from(instance_type);
     match info {
         Some(info) if !info.efa_supported => {
             let alternatives =
@@ -383,8 +384,8 @@ fn check_efa_instance_type(
             };
             errors.push(
                 FieldError::invalid(
-                    instance_path.clone(),
-                    &value,
+                    instance_path(),
+                    &value(),
                     format!("EFA interfaces are not supported on {instance_type} in {region}"),
                 )
                 .with_hint(Some(hint)),
@@ -406,7 +407,7 @@ fn check_efa_instance_type(
             };
             match policy.unknown_instance_type {
                 UnknownInstanceType::Deny => {
-                    errors.push(FieldError::invalid(instance_path.clone(), &value, detail));
+                    errors.push(FieldError::invalid(instance_path(), &value(), detail));
                     false
                 }
                 UnknownInstanceType::Warn => {

@@ -1,40 +1,53 @@
 //! Field errors that read like the Kubernetes API server's (`<path>: <Type>: <detail>`).
 
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
-/// A dotted field path such as `spec.providerSpec.value.instanceType`.
+/// A dotted field path such as `spec.providerSpec.value.instanceType`. Every segment
+/// is a field name the webhook knows, so a path of fixed segments costs no allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldPath(Vec<String>);
+pub struct FieldPath(Cow<'static, [&'static str]>);
 
 impl FieldPath {
-    pub fn new<I, S>(segments: I) -> Self
+    pub fn new<I>(segments: I) -> Self
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator<Item = &'static str>,
     {
-        Self(segments.into_iter().map(Into::into).collect())
+        Self(Cow::Owned(segments.into_iter().collect()))
     }
 
-    pub fn child(&self, segment: &str) -> Self {
-        let mut segments = self.0.clone();
-        segments.push(segment.to_owned());
-        Self(segments)
+    /// A path known when the program is written.
+    pub const fn fixed(segments: &'static [&'static str]) -> Self {
+        Self(Cow::Borrowed(segments))
     }
 
-    pub fn segments(&self) -> &[String] {
+    pub fn child(&self, segment: &'static str) -> Self {
+        let mut segments = Vec::with_capacity(self.0.len() + 1);
+        segments.extend_from_slice(&self.0);
+        segments.push(segment);
+        Self(Cow::Owned(segments))
+    }
+
+    pub fn segments(&self) -> &[&'static str] {
         &self.0
     }
 
     /// RFC 6901 pointer to the same place, for JSON Patch.
     pub fn to_pointer(&self) -> json_patch::jsonptr::PointerBuf {
-        json_patch::jsonptr::PointerBuf::from_tokens(self.0.iter().map(String::as_str))
+        json_patch::jsonptr::PointerBuf::from_tokens(self.0.iter().copied())
     }
 }
 
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("."))
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(segment)?;
+        }
+        Ok(())
     }
 }
 
@@ -157,16 +170,20 @@ const MAX_ECHOED_CHARS: usize = 64;
 
 /// Quotes and escapes a user-supplied string for a message, elided past [`MAX_ECHOED_CHARS`].
 pub fn quote(s: &str) -> String {
-    let mut escaped = String::new();
+    let mut quoted = String::with_capacity(s.len().min(MAX_ECHOED_CHARS) + 5);
+    quoted.push('"');
+    let mut chars = 0;
     for c in s.chars() {
-        let next: String = c.escape_debug().collect();
-        if escaped.chars().count() + next.chars().count() > MAX_ECHOED_CHARS {
-            escaped.push_str("...");
+        let escaped = c.escape_debug();
+        if chars + escaped.len() > MAX_ECHOED_CHARS {
+            quoted.push_str("...");
             break;
         }
-        escaped.push_str(&next);
+        chars += escaped.len();
+        quoted.extend(escaped);
     }
-    format!("\"{escaped}\"")
+    quoted.push('"');
+    quoted
 }
 
 /// Kubernetes may truncate warnings longer than this.

@@ -8,7 +8,8 @@ pub mod object;
 pub mod spelling;
 
 pub use capability::{
-    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, SourceKind,
+    CapabilityLookup, CapabilityTable, EfaType, InstanceTypeInfo, Provenance, RegionOfferings,
+    SourceKind,
 };
 pub use decide::{mutate, validate};
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};

@@ -76,23 +76,24 @@ impl TargetKind {
     /// provider config's value for the Machine API, the machine spec for Cluster API.
     pub fn provider_config_path(self) -> FieldPath {
         match self {
-            TargetKind::Machine => FieldPath::new(["spec", "providerSpec", "value"]),
+            TargetKind::Machine => FieldPath::fixed(&["spec", "providerSpec", "value"]),
             TargetKind::MachineSet => {
-                FieldPath::new(["spec", "template", "spec", "providerSpec", "value"])
+                FieldPath::fixed(&["spec", "template", "spec", "providerSpec", "value"])
             }
-            TargetKind::AwsMachine => FieldPath::new(["spec"]),
-            TargetKind::AwsMachineTemplate => FieldPath::new(["spec", "template", "spec"]),
+            TargetKind::AwsMachine => FieldPath::fixed(&["spec"]),
+            TargetKind::AwsMachineTemplate => FieldPath::fixed(&["spec", "template", "spec"]),
         }
     }
 
     /// Where the machines' labels are, most telling first: a template's labels are
     /// what its machines get.
-    fn label_pointers(self) -> &'static [&'static str] {
+    fn label_paths(self) -> &'static [&'static [&'static str]] {
         match self {
-            TargetKind::Machine | TargetKind::AwsMachine => &["/metadata/labels"],
-            TargetKind::MachineSet | TargetKind::AwsMachineTemplate => {
-                &["/spec/template/metadata/labels", "/metadata/labels"]
-            }
+            TargetKind::Machine | TargetKind::AwsMachine => &[&["metadata", "labels"]],
+            TargetKind::MachineSet | TargetKind::AwsMachineTemplate => &[
+                &["spec", "template", "metadata", "labels"],
+                &["metadata", "labels"],
+            ],
         }
     }
 }
@@ -107,7 +108,7 @@ pub struct ProviderConfig<'a> {
 }
 
 impl ProviderConfig<'_> {
-    pub fn field_path(&self, field: &str) -> FieldPath {
+    pub fn field_path(&self, field: &'static str) -> FieldPath {
         self.path.child(field)
     }
 }
@@ -127,7 +128,7 @@ pub fn find_provider_config(
     let mut current = object;
     for (depth, segment) in path.segments().iter().enumerate() {
         let Value::Object(map) = current else {
-            let walked = FieldPath::new(path.segments()[..depth].iter().cloned());
+            let walked = FieldPath::new(path.segments()[..depth].iter().copied());
             return Err(FieldError::invalid(walked, current, "must be an object"));
         };
         match present(map, segment) {
@@ -175,25 +176,32 @@ pub fn find_provider_config(
 }
 
 /// Reads an optional string field: `Ok(None)` when absent, null or empty.
-pub fn optional_string(value: Option<&Value>, path: FieldPath) -> Result<Option<&str>, FieldError> {
+pub fn optional_string(
+    value: Option<&Value>,
+    path: impl FnOnce() -> FieldPath,
+) -> Result<Option<&str>, FieldError> {
     match value {
         None => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(FieldError::invalid(path, other, "must be a string")),
+        Some(other) => Err(FieldError::invalid(path(), other, "must be a string")),
     }
 }
 
+/// The member at `path`, like `Value::pointer` without parsing (and allocating) a
+/// pointer string on every call.
+pub fn member<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |value, key| value.get(key))
+}
+
 pub fn is_being_deleted(object: &Value) -> bool {
-    object
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
+    member(object, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
 }
 
 fn label<'a>(object: &'a Value, kind: TargetKind, name: &str) -> Option<&'a Value> {
-    kind.label_pointers()
+    kind.label_paths()
         .iter()
-        .find_map(|labels| object.pointer(labels)?.get(name))
+        .find_map(|labels| member(object, labels)?.get(name))
 }
 
 /// How the object says it is a control-plane machine, if it does: the Machine API's
@@ -208,8 +216,7 @@ pub fn control_plane_marker(object: &Value, kind: TargetKind) -> Option<&'static
 
 /// The Cluster API cluster an object belongs to, from its own labels.
 pub fn cluster_name(object: &Value) -> Option<&str> {
-    object
-        .pointer("/metadata/labels")?
+    member(object, &["metadata", "labels"])?
         .get(CLUSTER_NAME_LABEL)?
         .as_str()
         .filter(|name| !name.is_empty())
@@ -217,7 +224,7 @@ pub fn cluster_name(object: &Value) -> Option<&str> {
 
 /// An annotation of the object itself.
 pub fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object.pointer("/metadata/annotations")?.get(name)
+    member(object, &["metadata", "annotations"])?.get(name)
 }
 
 #[cfg(test)]

@@ -49,13 +49,13 @@ fn table() -> CapabilityTable {
             .collect::<HashSet<_>>(),
         provenance: provenance(),
     };
-    CapabilityTable {
+    CapabilityTable::new(
         instance_types,
-        regions: HashMap::from([
+        HashMap::from([
             ("us-east-1".to_string(), region(&["hpc6a.48xlarge"])),
             ("us-east-2".to_string(), region(&[])),
         ]),
-    }
+    )
 }
 
 fn policy(spelling: Spelling) -> Policy {

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Writes BENCHMARKS.md from target/bench/results.json (bench/run.py) and the
+hand-kept before/after rows in bench/changes.md."""
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "target" / "bench" / "results.json"
+
+CASES = {
+    "efa_allowed": "MachineSet CREATE, EFA on p4d.24xlarge: allowed with advice (/validate)",
+    "efa_denied_with_suggestions": "MachineSet CREATE, EFA on m5.2xlarge: denied with five suggestions (/validate)",
+    "defaulting": "MachineSet CREATE without networkInterfaceType: defaulted (/mutate)",
+}
+
+
+def us(ns: float) -> str:
+    return f"{ns / 1000:.2f} µs"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def main() -> None:
+    r = json.loads(RESULTS.read_text())
+    crit = r["criterion"]
+    allocs = r["allocations"]
+    m = r["machine"]
+    out = []
+    w = out.append
+    w("# Benchmarks\n")
+    w(f"Written by `make bench` on {datetime.date.today().isoformat()}. Every figure on this page comes from that one run on one machine, and the ratios compare figures from that run only. Re-run `make bench` to reproduce them, or `make bench-quick` (under a minute once built) to check a change.\n")
+    w("## Machine\n")
+    w(f"- CPU: {m['cpu']}, {m['cores']} cores; {m['memory_mib']} MiB memory; Linux {m['kernel']}")
+    w(f"- {m['rustc']}; release profile as in `Cargo.toml`; load generator {m['h2load']} (Debian `nghttp2-client`)")
+    w("- The load generator, the server under test and the ceiling share the 2 cores, so absolute rates are this machine's. The ratios are the figures meant to carry over.\n")
+    w("## Commands\n")
+    w("`make bench` runs, in order:\n")
+    w("```")
+    w("cargo build --release --locked --bin machine-efa-webhook --example ceiling")
+    w("cargo bench --locked --bench core          # criterion; allocation counts to target/bench/allocations.json")
+    w("python3 bench/run.py                       # HTTPS load with h2load; target/bench/results.json")
+    w("python3 bench/report.py > BENCHMARKS.md")
+    w("```\n")
+    w(f"The load is `{r['fixture']}` ({r['body_bytes']} bytes, a realistic OpenShift MachineSet) POSTed to `/{r['endpoint']}`. This is the heaviest realistic review: the decision lists five EFA-capable alternatives. Each point runs {r['duration_s']} s after 1 s of warm-up. HTTP/2 uses up to 4 connections with the rest of the concurrency as streams on them, as the API server multiplexes. HTTP/1.1 uses one keep-alive connection per unit of concurrency. Latency percentiles come from h2load's per-request log. CPU time is the server process's user+system time read from `/proc` around each point.\n")
+    w("The ceiling (`examples/ceiling.rs`) is rustls + hyper with the webhook's own `tls::server_config` (same certificate, ALPN, TLS versions, aws-lc-rs provider) and the same HTTP/2 stream limit. It reads each body whole and answers with an AdmissionReview precomputed at start for the same body. That is the floor of what any HTTPS admission endpoint pays.\n")
+
+    # Targets.
+    core_max = max(crit[f"core/{c}"]["mean_ns"] for c in CASES)
+    alloc_max = max(allocs[c]["core"]["allocations"] for c in CASES)
+    h2 = [x for x in r["load"] if x["http2"]]
+    ours = {x["concurrency"]: x for x in h2 if x["target"] == "webhook"}
+    ceil = {x["concurrency"]: x for x in h2 if x["target"] == "ceiling"}
+    ratios = {c: ours[c]["requests_per_second"] / ceil[c]["requests_per_second"] for c in ours}
+    peak_c = max(ceil, key=lambda c: ceil[c]["requests_per_second"])
+    half = r["half_peak"]
+    rss = r["webhook_peak_rss_kib"] / 1024
+    ready = r["start_to_ready_ms"]["median"]
+    table_ns = crit["table/embedded_parse"]["mean_ns"]
+    w("## Targets\n")
+    w("| target | measured | |")
+    w("|---|---|---|")
+    w(f"| core decision ≤ 5 µs per MachineSet review | slowest case {us(core_max)} | {verdict(core_max <= 5000)} |")
+    w(f"| ≤ 20 allocations per MachineSet review (core) | most {alloc_max} | {verdict(alloc_max <= 20)} |")
+    w(f"| HTTP/2 throughput ≥ 0.85 × ceiling | {ratios[peak_c]:.2f} × at concurrency {peak_c} (the ceiling's peak); lowest over the sweep {min(ratios.values()):.2f} × | {verdict(ratios[peak_c] >= 0.85)} |")
+    w(f"| p99 at half the peak rate ≤ 2 ms | {half['p99_us'] / 1000:.2f} ms at {half['offered_rps']} req/s offered (HTTP/2, concurrency {half['concurrency']}); p99.9 {half['p999_us'] / 1000:.2f} ms | {verdict(half['p99_us'] <= 2000)} |")
+    w(f"| peak RSS under load ≤ 40 MiB, full table | {rss:.1f} MiB (VmHWM after the whole sweep; the embedded table of all its regions is loaded) | {verdict(rss <= 40)} |")
+    w(f"| start to ready ≤ 100 ms, embedded table | median {ready:.1f} ms, slowest {r['start_to_ready_ms']['max']:.1f} ms, over {r['start_to_ready_ms']['runs']} starts (exec until `/readyz` answers 200) | {verdict(ready <= 100)} |")
+    w(f"| embedded table's cost, stated | {r['embedded_table_bytes'] / 1024:.0f} KiB of the {r['binary_bytes'] / 1024 / 1024:.1f} MiB binary ({100 * r['embedded_table_bytes'] / r['binary_bytes']:.1f} %); parsed in {table_ns / 1e6:.2f} ms at start | |")
+    w("")
+
+    w("## The core (criterion)\n")
+    w("`core` is `core::mutate` or `core::validate` on an already-parsed review. `review` is the whole of `admission::review`: parse the body, decide, and encode the response (base64 patch included). The allocation counts come from a counting global allocator in `benches/core.rs`, for one call after a warm-up call.\n")
+    w("| case | core | core allocations | review | review allocations |")
+    w("|---|---|---|---|---|")
+    for c, label in CASES.items():
+        a = allocs[c]
+        w(f"| {label} | {us(crit[f'core/{c}']['mean_ns'])} | {a['core']['allocations']} ({a['core']['bytes']} B) | {us(crit[f'review/{c}']['mean_ns'])} | {a['review']['allocations']} ({a['review']['bytes']} B) |")
+    w("")
+
+    w("## End to end over HTTPS\n")
+    w("| protocol | concurrency | webhook req/s | ceiling req/s | throughput ratio | webhook p50 / p99 / p99.9 | ceiling p50 / p99 / p99.9 | p99 ratio | CPU s per 10k requests (webhook / ceiling) |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for http2 in (True, False):
+        o = {x["concurrency"]: x for x in r["load"] if x["http2"] == http2 and x["target"] == "webhook"}
+        k = {x["concurrency"]: x for x in r["load"] if x["http2"] == http2 and x["target"] == "ceiling"}
+        for c in sorted(o):
+            a, b = o[c], k[c]
+            lat = lambda x: f"{x['p50_us'] / 1000:.2f} / {x['p99_us'] / 1000:.2f} / {x['p999_us'] / 1000:.2f} ms"
+            w(f"| {'HTTP/2' if http2 else 'HTTP/1.1'} | {c} | {a['requests_per_second']:.0f} | {b['requests_per_second']:.0f} | {a['requests_per_second'] / b['requests_per_second']:.2f} | {lat(a)} | {lat(b)} | {a['p99_us'] / b['p99_us']:.2f} | {a['cpu_s_per_10k']} / {b['cpu_s_per_10k']} |")
+    failed = sum(x["failed"] for x in r["load"])
+    w(f"\nFailed or errored requests over the whole sweep: {failed}. Peak RSS of the ceiling: {r['ceiling_peak_rss_kib'] / 1024:.1f} MiB.\n")
+
+    changes = ROOT / "bench" / "changes.md"
+    if changes.exists():
+        w(changes.read_text().rstrip() + "\n")
+    sys.stdout.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

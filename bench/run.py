@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""`make bench` and `make bench-quick`: the end-to-end load bench, and BENCHMARKS.md.
+
+The release webhook and the ceiling server (examples/ceiling.rs) are each started on
+127.0.0.1 with the same certificate, loaded with h2load over HTTP/2 and HTTP/1.1
+keep-alive at a sweep of concurrencies, and stopped. Throughput and p99 are stated as
+ratios to the ceiling measured in the same run. The core's criterion figures and
+allocation counts (benches/core.rs) are read from target/.
+
+    bench/run.py            # the full run; writes BENCHMARKS.md
+    bench/run.py --quick    # one short point per protocol; prints, writes nothing tracked
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target"
+BIN = TARGET / "release" / "machine-efa-webhook"
+CEILING = TARGET / "release" / "examples" / "ceiling"
+FIXTURE = ROOT / "tests" / "fixtures" / "machineset-create-efa-m5.json"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def status_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_tcp(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.005)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def wait_ready(metrics_port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{metrics_port}/readyz"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=0.2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.001)
+    raise RuntimeError("the webhook did not become ready")
+
+
+class Server:
+    """A server process on loopback, stopped on exit."""
+
+    def __init__(self, name: str, argv: list[str], port: int, metrics_port: int | None):
+        self.name, self.port = name, port
+        self.log = open(TARGET / "bench" / f"{name}.log", "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
+        if metrics_port:
+            wait_ready(metrics_port)
+        else:
+            wait_tcp(port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def percentile(sorted_values: list[int], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[k]
+
+
+def h2load(port: int, body: Path, endpoint: str, http2: bool, concurrency: int,
+           duration: int, rps_per_client: float | None = None) -> dict:
+    """One h2load run; latency percentiles from its per-request log."""
+    clients = min(concurrency, 4) if http2 else concurrency
+    streams = max(1, concurrency // clients) if http2 else 1
+    with tempfile.NamedTemporaryFile(suffix=".tsv", delete=False) as f:
+        log_file = f.name
+    argv = ["h2load", "-c", str(clients), "-m", str(streams), "-t", "1",
+            "-D", str(duration), "--warm-up-time", "1",
+            "-d", str(body), "-H", "content-type: application/json",
+            "--log-file", log_file]
+    if not http2:
+        argv.append("--h1")
+    if rps_per_client:
+        argv += ["--rps", f"{rps_per_client:.1f}"]
+    argv.append(f"https://127.0.0.1:{port}/{endpoint}?timeout=10s")
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    status = re.search(r"status codes: (\d+) 2xx", out)
+    protocol = re.search(r"Application protocol: (\S+)", out)
+    durations = sorted(int(line.split("\t")[2]) for line in Path(log_file).read_text().splitlines() if line)
+    os.unlink(log_file)
+    return {
+        "requests_per_second": float(m.group(1)) if m else 0.0,
+        "succeeded": int(done.group(4)) if done else 0,
+        "failed": int(done.group(5)) + int(done.group(6)) if done else -1,
+        "status_2xx": int(status.group(1)) if status else 0,
+        "protocol": protocol.group(1) if protocol else "?",
+        "p50_us": percentile(durations, 50),
+        "p99_us": percentile(durations, 99),
+        "p999_us": percentile(durations, 99.9),
+        "clients": clients,
+        "streams": streams,
+    }
+
+
+def load_sweep(server: Server, body: Path, endpoint: str, sweep: list[int], duration: int) -> list[dict]:
+    rows = []
+    for http2 in (True, False):
+        for concurrency in sweep:
+            before = cpu_seconds(server.proc.pid)
+            run = h2load(server.port, body, endpoint, http2, concurrency, duration)
+            used = cpu_seconds(server.proc.pid) - before
+            # The warm-up second is not in h2load's count but is in the CPU time.
+            counted = run["requests_per_second"] * (duration + 1)
+            run.update({
+                "target": server.name,
+                "http2": http2,
+                "concurrency": concurrency,
+                "cpu_s_per_10k": round(used / counted * 10_000, 3) if counted else None,
+            })
+            rows.append(run)
+            print(f"  {server.name:8} {'h2' if http2 else 'h1'} c={concurrency:<3} "
+                  f"{run['requests_per_second']:9.0f} req/s  p50 {run['p50_us']:6.0f} µs  "
+                  f"p99 {run['p99_us']:6.0f} µs  p99.9 {run['p999_us']:6.0f} µs  "
+                  f"cpu {run['cpu_s_per_10k']} s/10k  failed {run['failed']}", flush=True)
+    return rows
+
+
+def start_webhook(cert_dir: Path) -> Server:
+    port, metrics = free_port(), free_port()
+    argv = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--metrics-listen",
+            f"127.0.0.1:{metrics}", "--tls-cert", str(cert_dir / "tls.crt"),
+            "--tls-key", str(cert_dir / "tls.key"), "--region", "us-east-1"]
+    return Server("webhook", argv, port, metrics)
+
+
+def start_ceiling(cert_dir: Path, body: Path, endpoint: str) -> Server:
+    port = free_port()
+    argv = [str(CEILING), f"127.0.0.1:{port}", str(cert_dir / "tls.crt"),
+            str(cert_dir / "tls.key"), str(body), endpoint]
+    return Server("ceiling", argv, port, None)
+
+
+def start_to_ready(cert_dir: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        port, metrics = free_port(), free_port()
+        argv = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--metrics-listen",
+                f"127.0.0.1:{metrics}", "--tls-cert", str(cert_dir / "tls.crt"),
+                "--tls-key", str(cert_dir / "tls.key"), "--region", "us-east-1",
+                "--shutdown-delay", "0s"]
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(metrics)
+        times.append((time.monotonic() - started) * 1000)
+        proc.terminate()
+        proc.wait()
+    return times
+
+
+def criterion_estimates() -> dict[str, dict]:
+    found = {}
+    for estimates in (TARGET / "criterion").glob("**/new/estimates.json"):
+        name = estimates.parent.parent.relative_to(TARGET / "criterion").as_posix()
+        data = json.loads(estimates.read_text())
+        found[name] = {
+            "mean_ns": data["mean"]["point_estimate"],
+            "low_ns": data["mean"]["confidence_interval"]["lower_bound"],
+            "high_ns": data["mean"]["confidence_interval"]["upper_bound"],
+        }
+    return found
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    h2 = subprocess.run(["h2load", "--version"], capture_output=True, text=True).stdout.strip()
+    mem = status_kib(os.getpid(), "VmRSS")  # touch /proc to fail early if absent
+    total_mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mib": total_mem,
+            "kernel": platform.release(), "rustc": rustc, "h2load": h2, "_": mem}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default=str(TARGET / "bench" / "results.json"))
+    args = ap.parse_args()
+    if not shutil.which("h2load"):
+        sys.exit("h2load is missing: the make target installs Debian's nghttp2-client")
+    (TARGET / "bench").mkdir(parents=True, exist_ok=True)
+    sweep = [16] if args.quick else [1, 4, 16, 64]
+    duration = 2 if args.quick else 8
+    endpoint = "validate"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_dir = Path(tmp)
+        subprocess.run([str(BIN), "certs", "--out", str(cert_dir), "--ip", "127.0.0.1"],
+                       check=True, capture_output=True)
+        results: dict = {"machine": machine(), "quick": args.quick, "duration_s": duration,
+                         "fixture": FIXTURE.relative_to(ROOT).as_posix(), "endpoint": endpoint,
+                         "body_bytes": FIXTURE.stat().st_size}
+        print(f"load: {FIXTURE.name} to /{endpoint}, {duration} s per point after 1 s warm-up")
+        rows = []
+        for start in (lambda: start_webhook(cert_dir), lambda: start_ceiling(cert_dir, FIXTURE, endpoint)):
+            server = start()
+            try:
+                rows += load_sweep(server, FIXTURE, endpoint, sweep, duration)
+                if server.name == "webhook":
+                    peak = max((r for r in rows if r["target"] == "webhook" and r["http2"]),
+                               key=lambda r: r["requests_per_second"])
+                    half = peak["requests_per_second"] / 2
+                    run = h2load(server.port, FIXTURE, endpoint, True, peak["concurrency"], duration,
+                                 rps_per_client=half / peak["clients"])
+                    run.update({"target": "webhook", "http2": True, "concurrency": peak["concurrency"],
+                                "offered_rps": round(half)})
+                    results["half_peak"] = run
+                    print(f"  webhook  h2 at half the peak ({half:.0f} req/s offered): "
+                          f"{run['requests_per_second']:.0f} req/s, p99 {run['p99_us']:.0f} µs, "
+                          f"p99.9 {run['p999_us']:.0f} µs")
+                results[f"{server.name}_peak_rss_kib"] = status_kib(server.proc.pid, "VmHWM")
+            finally:
+                server.stop()
+        results["load"] = rows
+        if not args.quick:
+            times = start_to_ready(cert_dir, 15)
+            results["start_to_ready_ms"] = {"median": statistics.median(times), "max": max(times),
+                                            "runs": len(times)}
+            print(f"start to ready: median {statistics.median(times):.1f} ms over {len(times)} runs")
+    results["binary_bytes"] = BIN.stat().st_size
+    results["embedded_table_bytes"] = (ROOT / "data" / "capabilities.json").stat().st_size
+    results["criterion"] = criterion_estimates()
+    allocations = TARGET / "bench" / "allocations.json"
+    results["allocations"] = json.loads(allocations.read_text()) if allocations.exists() else {}
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"peak RSS: webhook {results['webhook_peak_rss_kib'] / 1024:.1f} MiB, "
+          f"ceiling {results['ceiling_peak_rss_kib'] / 1024:.1f} MiB")
+    for http2 in (True, False):
+        ours = {r["concurrency"]: r for r in rows if r["target"] == "webhook" and r["http2"] == http2}
+        ceil = {r["concurrency"]: r for r in rows if r["target"] == "ceiling" and r["http2"] == http2}
+        for c in sorted(ours):
+            print(f"  {'h2' if http2 else 'h1'} c={c}: throughput {ours[c]['requests_per_second'] / ceil[c]['requests_per_second']:.2f}x "
+                  f"the ceiling, p99 {ours[c]['p99_us'] / ceil[c]['p99_us']:.2f}x")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
