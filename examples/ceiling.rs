@@ -53,6 +53,8 @@ async fn main() {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
+        // As the webhook does: no Nagle delay on small answers.
+        let _ = tcp.set_nodelay(true);
         let (acceptor, builder, answer) = (acceptor.clone(), builder.clone(), answer.clone());
         tokio::spawn(async move {
             let Ok(tls) = acceptor.accept(tcp).await else {

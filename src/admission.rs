@@ -167,7 +167,8 @@ pub fn answer(
     cluster_regions: Option<&ClusterRegions>,
 ) -> Result<Answered, BadRequest> {
     let started = Instant::now();
-    let review: Value = serde_json::from_slice(body).map_err(BadRequest::NotJson)?;
+    // Only the members the webhook reads are built; the rest is validated and skipped.
+    let review = crate::pruned::review_from_slice(body).map_err(BadRequest::NotJson)?;
     let envelope = decode(&review)?;
     let target = TargetKind::from_gvk(envelope.group, envelope.version, envelope.kind);
     let decision = match envelope.operation {

@@ -16,5 +16,6 @@ pub mod idle;
 pub mod instance_types;
 pub mod manifest;
 pub mod metrics;
+pub mod pruned;
 pub mod server;
 pub mod tls;

@@ -304,6 +304,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Small answers go out at once: without this, Nagle's algorithm holds the end of
+        // a response until the peer's delayed ACK, up to 40 ms on Linux.
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%peer, error = %err, "could not set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let builder = builder.clone();
         let service = TowerToHyperService::new(app.clone());
