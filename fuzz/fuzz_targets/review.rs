@@ -7,9 +7,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, Endpoint};
-use machine_efa_webhook::pruned;
 use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
 use machine_efa_webhook::core::{Policy, Spelling, UnknownInstanceType};
+use machine_efa_webhook::pruned;
 use serde_json::Value;
 use std::sync::OnceLock;
 
