@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod core;
 pub mod idle;
 pub mod instance_types;
+pub mod logwriter;
 pub mod manifest;
 pub mod metrics;
 pub mod pruned;

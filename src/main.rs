@@ -12,7 +12,7 @@ use machine_efa_webhook::core::{
     CapabilityTable, Policy, SourceKind, Spelling, UnknownInstanceType,
 };
 use machine_efa_webhook::metrics::Metrics;
-use machine_efa_webhook::{certs, cluster, server, tls};
+use machine_efa_webhook::{certs, cluster, logwriter, server, tls};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -319,14 +319,15 @@ fn bounded_duration(text: &str, min: Duration, max: Duration) -> Result<Duration
     }
 }
 
-/// Logs go through a background writer so that a stalled stderr never stalls an
-/// admission; the guard flushes it at exit.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+/// Logs go through a buffer written out by a background thread, so that a stalled
+/// stderr never stalls an admission; the guard flushes it at exit.
+fn init_logging(format: LogFormat) -> logwriter::FlushOnDrop {
+    let (writer, guard) = logwriter::BatchedStderr::start();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),

@@ -68,6 +68,10 @@ struct Served {
 
 impl Served {
     fn start(extra: &[&str], env: &[(&str, &str)]) -> Served {
+        Self::start_logging(extra, env, Stdio::null())
+    }
+
+    fn start_logging(extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Served {
         let dir = tempfile::tempdir().unwrap();
         make_certs(dir.path());
         let (port, metrics_port) = (free_port(), free_port());
@@ -89,7 +93,7 @@ impl Served {
             .envs(env.iter().copied())
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
@@ -334,4 +338,44 @@ fn sigterm_during_load_answers_every_request() {
     );
     assert!(answered.load(std::sync::atomic::Ordering::SeqCst) > 10);
     assert!(served.wait().success());
+}
+
+#[test]
+fn every_admission_and_every_skipped_check_is_logged() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let served = Served::start_logging(
+        &["--log-format", "json"],
+        &[("EFA_WEBHOOK_REGION", "us-east-1")],
+        Stdio::from(log.reopen().unwrap()),
+    );
+    assert_eq!(
+        served.validate("machineset-create-efa-m5.json")["allowed"],
+        false
+    );
+    assert_eq!(
+        served.validate("machineset-create-efa-m5-skip.json")["allowed"],
+        true
+    );
+    // The lines are written by a background writer; stopping flushes them.
+    assert!(served.interrupt().success());
+    let lines: Vec<Value> = std::fs::read_to_string(log.path())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let admissions: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "admission")
+        .collect();
+    assert_eq!(admissions.len(), 2, "{lines:?}");
+    assert_eq!(admissions[0]["decision"], "denied");
+    assert_eq!(admissions[0]["kind"], "\"MachineSet\"");
+    assert_eq!(admissions[1]["decision"], "warned");
+    let skipped: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "EFA capability denial skipped by annotation")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{lines:?}");
+    assert_eq!(skipped[0]["level"], "WARN");
+    assert_eq!(skipped[0]["name"], "\"prod-7x2kq-efa-m5-us-east-1c\"");
 }
