@@ -12,7 +12,7 @@ LISTEN ?= 127.0.0.1:9443
 METRICS_LISTEN ?= 127.0.0.1:8080
 CERTS := certs
 
-.PHONY: run test lint unit build snapshot certs clean
+.PHONY: run test lint unit build snapshot certs clean bench bench-quick bench-tools
 
 ## run: build, make dev certs under certs/ when missing, serve https://127.0.0.1:9443 from the embedded table
 run: build $(CERTS)/tls.crt
@@ -73,3 +73,21 @@ manifests-check: $(VENV)/.installed
 	@command -v $${KUBECTL:-kubectl} >/dev/null || { echo "kubectl not found: installing Debian's kubernetes-client"; apt-get update -qq && apt-get install -y -qq kubernetes-client; }
 	@$(PYTHON) -c 'import kubernetes_validate, yaml' 2>/dev/null || $(PYTHON) -m pip install --quiet '$(KUBERNETES_VALIDATE)' pyyaml
 	$(PYTHON) tests/manifests/check_manifests.py
+
+## bench: the criterion core benches and the HTTPS load bench against the ceiling server; writes BENCHMARKS.md (a few minutes; never part of make test)
+bench: bench-tools
+	$(CARGO) build --release --locked --bin machine-efa-webhook --example ceiling
+	$(CARGO) bench --locked --bench core
+	python3 bench/run.py
+	python3 bench/report.py > BENCHMARKS.md
+	@echo "wrote BENCHMARKS.md"
+
+## bench-quick: the same, short (under a minute once built), for checking a change; prints, writes nothing tracked
+bench-quick: bench-tools
+	$(CARGO) build --release --locked --bin machine-efa-webhook --example ceiling
+	$(CARGO) bench --locked --bench core -- --warm-up-time 0.5 --measurement-time 1
+	python3 bench/run.py --quick
+
+# h2load, the load generator: Debian's nghttp2-client.
+bench-tools:
+	@command -v h2load >/dev/null || { echo "h2load not found: installing Debian's nghttp2-client"; apt-get update -qq && apt-get install -y -qq nghttp2-client; }
