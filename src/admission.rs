@@ -322,17 +322,39 @@ pub fn encode(uid: &str, decision: Decision) -> Vec<u8> {
         response = response
             .with_patch(decision.patch)
             .expect("a JSON patch always serialises");
-        patch = response.patch.take();
-    }
-    let mut review =
-        serde_json::to_value(response.into_review()).expect("an AdmissionReview always serialises");
-    if let Some(patch) = patch {
         // The API server wants `patch` as base64 (a Go []byte); kube-core writes an array
-        // of numbers (kube-rs/kube#1781), so the field is set here.
-        review["response"]["patch"] =
-            Value::from(base64::engine::general_purpose::STANDARD.encode(patch));
+        // of numbers (kube-rs/kube#1781), so the field is written here instead.
+        patch = response
+            .patch
+            .take()
+            .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
     }
-    serde_json::to_vec(&review).expect("an AdmissionReview always serialises")
+    // Serialised straight to bytes: no intermediate JSON tree.
+    serde_json::to_vec(&ReviewOut {
+        api_version: ADMISSION_API_VERSION,
+        kind: "AdmissionReview",
+        response: ResponseOut {
+            response: &response,
+            patch,
+        },
+    })
+    .expect("an AdmissionReview always serialises")
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewOut<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: ResponseOut<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ResponseOut<'a> {
+    #[serde(flatten)]
+    response: &'a AdmissionResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
 }
 
 /// 403 Forbidden, as OpenShift's machine webhooks answer, so that kubectl names the
