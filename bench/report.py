@@ -51,7 +51,7 @@ def main() -> None:
     w("The ceiling (`examples/ceiling.rs`) is rustls + hyper with the webhook's own `tls::server_config` (same certificate, ALPN, TLS versions, aws-lc-rs provider) and the same HTTP/2 stream limit. It reads each body whole and answers with an AdmissionReview precomputed at start for the same body. That is the floor of what any HTTPS admission endpoint pays.\n")
 
     # Targets.
-    core_max = max(crit[f"core/{c}"]["mean_ns"] for c in CASES)
+    core_max = max(crit[f"core_{c}"]["mean_ns"] for c in CASES)
     alloc_max = max(allocs[c]["core"]["allocations"] for c in CASES)
     h2 = [x for x in r["load"] if x["http2"]]
     ours = {x["concurrency"]: x for x in h2 if x["target"] == "webhook"}
@@ -61,7 +61,7 @@ def main() -> None:
     half = r["half_peak"]
     rss = r["webhook_peak_rss_kib"] / 1024
     ready = r["start_to_ready_ms"]["median"]
-    table_ns = crit["table/embedded_parse"]["mean_ns"]
+    table_ns = crit["table_embedded_parse"]["mean_ns"]
     w("## Targets\n")
     w("| target | measured | |")
     w("|---|---|---|")
@@ -80,7 +80,7 @@ def main() -> None:
     w("|---|---|---|---|---|")
     for c, label in CASES.items():
         a = allocs[c]
-        w(f"| {label} | {us(crit[f'core/{c}']['mean_ns'])} | {a['core']['allocations']} ({a['core']['bytes']} B) | {us(crit[f'review/{c}']['mean_ns'])} | {a['review']['allocations']} ({a['review']['bytes']} B) |")
+        w(f"| {label} | {us(crit['core_' + c]['mean_ns'])} | {a['core']['allocations']} ({a['core']['bytes']} B) | {us(crit['review_' + c]['mean_ns'])} | {a['review']['allocations']} ({a['review']['bytes']} B) |")
     w("")
 
     w("## End to end over HTTPS\n")
