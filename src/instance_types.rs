@@ -132,9 +132,10 @@ impl Listing {
                 *width = (*width).max(cell.len());
             }
         }
+        let count = self.instance_types.len();
         let mut out = format!(
-            "# {} instance types; capability table: {}\n",
-            self.instance_types.len(),
+            "# {count} instance {}; capability table: {}\n",
+            if count == 1 { "type" } else { "types" },
             self.source
         );
         let header = header.map(str::to_owned);

@@ -463,7 +463,7 @@ fn the_table_can_come_from_ec2() {
     .unwrap();
     let out = String::from_utf8(output.stdout).unwrap();
     assert!(
-        out.starts_with("# 1 instance types; capability table: EC2 of "),
+        out.starts_with("# 1 instance type; capability table: EC2 of "),
         "{out}"
     );
     assert!(out.lines().nth(2).unwrap().ends_with("yes"), "{out}");
