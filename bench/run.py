@@ -229,8 +229,10 @@ def machine() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default=str(TARGET / "bench" / "results.json"))
+    ap.add_argument("--out", help="where to write the figures [target/bench/results.json, or quick.json with --quick]")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = str(TARGET / "bench" / ("quick.json" if args.quick else "results.json"))
     if not shutil.which("h2load"):
         sys.exit("h2load is missing: the make target installs Debian's nghttp2-client")
     (TARGET / "bench").mkdir(parents=True, exist_ok=True)
