@@ -88,22 +88,8 @@ struct CheckArgs {
     /// Write the documents to stdout with defaults and canonical spellings applied (reports go to stderr).
     #[arg(long, env = "EFA_WEBHOOK_CHECK_FIX")]
     fix: bool,
-    /// What to do with EFA on an instance type the table does not know or the region does not offer.
-    #[arg(
-        long,
-        env = "EFA_WEBHOOK_UNKNOWN_INSTANCE_TYPE",
-        value_enum,
-        default_value = "warn"
-    )]
-    unknown_instance_type: UnknownArg,
-    /// Canonical spelling for the Machine API: `openshift` (ENA/EFA) or `proposal` (interface/efa).
-    #[arg(
-        long,
-        env = "EFA_WEBHOOK_SPELLING",
-        value_enum,
-        default_value = "openshift"
-    )]
-    spelling: SpellingArg,
+    #[command(flatten)]
+    rules: RuleArgs,
     #[command(flatten)]
     table: TableArgs,
 }
@@ -153,6 +139,43 @@ enum LogFormat {
     Json,
 }
 
+/// The flags that shape every decision, for `serve` and `check` alike.
+#[derive(clap::Args)]
+struct RuleArgs {
+    /// What to do with EFA on an instance type the table does not know or the region does not offer.
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_UNKNOWN_INSTANCE_TYPE",
+        value_enum,
+        default_value = "warn"
+    )]
+    unknown_instance_type: UnknownArg,
+    /// Canonical spelling for the Machine API: `openshift` (ENA/EFA) or `proposal` (interface/efa); Cluster API is always interface/efa.
+    #[arg(
+        long,
+        env = "EFA_WEBHOOK_SPELLING",
+        value_enum,
+        default_value = "openshift"
+    )]
+    spelling: SpellingArg,
+}
+
+impl RuleArgs {
+    fn policy(&self, default_region: String) -> Policy {
+        Policy {
+            spelling: match self.spelling {
+                SpellingArg::Openshift => Spelling::OpenShift,
+                SpellingArg::Proposal => Spelling::Proposal,
+            },
+            unknown_instance_type: match self.unknown_instance_type {
+                UnknownArg::Warn => UnknownInstanceType::Warn,
+                UnknownArg::Deny => UnknownInstanceType::Deny,
+            },
+            default_region,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Address to serve HTTPS on.
@@ -198,22 +221,8 @@ struct ServeArgs {
     /// Take the region of Cluster API AWSMachines from their AWSCluster's spec.region (needs get and list on awsclusters).
     #[arg(long, env = "EFA_WEBHOOK_CLUSTER_API_REGIONS")]
     cluster_api_regions: bool,
-    /// What to do with EFA on an instance type the table does not know or the region does not offer.
-    #[arg(
-        long,
-        env = "EFA_WEBHOOK_UNKNOWN_INSTANCE_TYPE",
-        value_enum,
-        default_value = "warn"
-    )]
-    unknown_instance_type: UnknownArg,
-    /// Canonical spelling: `openshift` (ENA/EFA) or `proposal` (interface/efa).
-    #[arg(
-        long,
-        env = "EFA_WEBHOOK_SPELLING",
-        value_enum,
-        default_value = "openshift"
-    )]
-    spelling: SpellingArg,
+    #[command(flatten)]
+    rules: RuleArgs,
     /// After SIGTERM: how long to keep accepting, not ready, while endpoints stop routing here.
     #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_delay: Duration,
@@ -357,20 +366,6 @@ fn main() -> Result<()> {
     }
 }
 
-fn policy_from(spelling: SpellingArg, unknown: UnknownArg, default_region: String) -> Policy {
-    Policy {
-        spelling: match spelling {
-            SpellingArg::Openshift => Spelling::OpenShift,
-            SpellingArg::Proposal => Spelling::Proposal,
-        },
-        unknown_instance_type: match unknown {
-            UnknownArg::Warn => UnknownInstanceType::Warn,
-            UnknownArg::Deny => UnknownInstanceType::Deny,
-        },
-        default_region,
-    }
-}
-
 /// `--region`, else the AWS config chain (env, profile), else us-east-1; never IMDS,
 /// so a laptop or a CI runner never waits on a metadata timeout.
 async fn one_shot_region(args: &TableArgs) -> String {
@@ -418,7 +413,7 @@ async fn check(args: CheckArgs) -> i32 {
             return check::EXIT_UNREADABLE;
         }
     };
-    let policy = policy_from(args.spelling, args.unknown_instance_type, region);
+    let policy = args.rules.policy(region);
     let report = check::check(&parsed, unreadable, &policy, &table);
     let rendered = match args.output {
         CheckOutput::Text => report.to_text(),
@@ -473,7 +468,7 @@ async fn instance_types(args: InstanceTypesArgs) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let region = own_region(&args).await;
-    let policy = policy_from(args.spelling, args.unknown_instance_type, region.clone());
+    let policy = args.rules.policy(region.clone());
     let cert = Arc::new(
         tls::ReloadingCert::load(&args.tls_cert, &args.tls_key)
             .context("loading the serving certificate")?,

@@ -376,9 +376,30 @@ struct Expect {
     warnings: &'static [&'static str],
 }
 
+/// Checks `decision` against `expect`, with `{P}` standing for `prefix`: every error in
+/// order, every expected warning, and no warning where none is expected.
+fn assert_expected(label: &str, decision: &Decision, expect: &Expect, prefix: &str) {
+    let errors: Vec<String> = decision.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), expect.errors.len(), "{label}: {errors:#?}");
+    for (got, want) in errors.iter().zip(expect.errors) {
+        let want = want.replace("{P}", prefix);
+        assert!(got.contains(&want), "{label}:\n got  {got}\n want {want}");
+    }
+    let warnings = decision.warnings.join("\n");
+    for want in expect.warnings {
+        let want = want.replace("{P}", prefix);
+        assert!(
+            warnings.contains(&want),
+            "{label}:\n got  {warnings}\n want {want}"
+        );
+    }
+    if expect.warnings.is_empty() {
+        assert!(decision.warnings.is_empty(), "{label}: {warnings}");
+    }
+}
+
 #[test]
 fn validate_table() {
-    let pfx = "{P}";
     let hostile_type = format!("evil\n{}", "x".repeat(5000));
     #[rustfmt::skip]
     let cases: &[(&str, Spelling, Value, Expect)] = &[
@@ -446,23 +467,7 @@ fn validate_table() {
                 let obj = object(kind, fields.clone());
                 let decision = run_validate(kind, op, &obj, old, &policy(*spelling), &caps);
                 let label = format!("{kind:?} {op:?} {name}");
-                let errors: Vec<String> = decision.errors.iter().map(ToString::to_string).collect();
-                assert_eq!(errors.len(), expect.errors.len(), "{label}: {errors:#?}");
-                for (got, want) in errors.iter().zip(expect.errors) {
-                    let want = want.replace(pfx, &p);
-                    assert!(got.contains(&want), "{label}:\n got  {got}\n want {want}");
-                }
-                let warnings = decision.warnings.join("\n");
-                for want in expect.warnings {
-                    let want = want.replace(pfx, &p);
-                    assert!(
-                        warnings.contains(&want),
-                        "{label}:\n got  {warnings}\n want {want}"
-                    );
-                }
-                if expect.warnings.is_empty() {
-                    assert!(decision.warnings.is_empty(), "{label}: {warnings}");
-                }
+                assert_expected(&label, &decision, expect, &p);
             }
         }
     }
@@ -892,24 +897,7 @@ fn cluster_api_validate_table() {
                     let decision =
                         run_cluster_api_validate(kind, op, &obj, old, *region, &policy(spelling));
                     let label = format!("{kind:?} {op:?} {spelling:?} {name}");
-                    let errors: Vec<String> =
-                        decision.errors.iter().map(ToString::to_string).collect();
-                    assert_eq!(errors.len(), expect.errors.len(), "{label}: {errors:#?}");
-                    for (got, want) in errors.iter().zip(expect.errors) {
-                        let want = want.replace("{P}", &p);
-                        assert!(got.contains(&want), "{label}:\n got  {got}\n want {want}");
-                    }
-                    let warnings = decision.warnings.join("\n");
-                    for want in expect.warnings {
-                        let want = want.replace("{P}", &p);
-                        assert!(
-                            warnings.contains(&want),
-                            "{label}:\n got  {warnings}\n want {want}"
-                        );
-                    }
-                    if expect.warnings.is_empty() {
-                        assert!(decision.warnings.is_empty(), "{label}: {warnings}");
-                    }
+                    assert_expected(&label, &decision, expect, &p);
                 }
             }
         }
