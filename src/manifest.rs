@@ -354,6 +354,12 @@ fn replace_value(source: &str, layout: &MappingLayout, key: &KeySpan, value: &st
 /// order `kubectl` and Kubernetes write keys in), on its own line when the mapping is
 /// written one key per line.
 fn insert_member(source: &str, layout: &MappingLayout, key: &str, value: &str) -> Option<Edit> {
+    // A file written with CRLF gets CRLF on the new line too.
+    let newline = if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     if layout.flow {
         let json_style = layout
             .keys
@@ -367,7 +373,7 @@ fn insert_member(source: &str, layout: &MappingLayout, key: &str, value: &str) -
         return Some(match layout.keys.iter().find(|k| k.name.as_str() > key) {
             Some(next) => {
                 let separator = match line_indent(source, next.start) {
-                    Some(indent) => format!(",\n{indent}"),
+                    Some(indent) => format!(",{newline}{indent}"),
                     None => ", ".to_owned(),
                 };
                 Edit {
@@ -402,7 +408,7 @@ fn insert_member(source: &str, layout: &MappingLayout, key: &str, value: &str) -
         return Some(Edit {
             start: at,
             end: at,
-            text: format!("{indent}{line}\n"),
+            text: format!("{indent}{line}{newline}"),
         });
     }
     // Sorts last: after the last key, when its value ends on the key's own line.
@@ -422,13 +428,13 @@ fn insert_member(source: &str, layout: &MappingLayout, key: &str, value: &str) -
         Edit {
             start: line_end,
             end: line_end,
-            text: format!("\n{indent}{line}"),
+            text: format!("{newline}{indent}{line}"),
         }
     } else {
         Edit {
             start: line_end + 1,
             end: line_end + 1,
-            text: format!("{indent}{line}\n"),
+            text: format!("{indent}{line}{newline}"),
         }
     })
 }
@@ -641,6 +647,34 @@ data:
             out,
             "# café ☕ naïve\nspec:\n  instanceType: m5.large\n  networkInterfaceType: ENA\n  zone: a\n"
         );
+    }
+
+    #[test]
+    fn crlf_files_keep_crlf() {
+        let out = edit(
+            "spec:\r\n  instanceType: m5.large\r\n  zone: a\r\n",
+            "/spec/networkInterfaceType",
+            "ENA",
+        );
+        assert_eq!(
+            out,
+            "spec:\r\n  instanceType: m5.large\r\n  networkInterfaceType: ENA\r\n  zone: a\r\n"
+        );
+        let out = edit(
+            "spec:\r\n  instanceType: m5.large\r\n",
+            "/spec/networkInterfaceType",
+            "ENA",
+        );
+        assert_eq!(
+            out,
+            "spec:\r\n  instanceType: m5.large\r\n  networkInterfaceType: ENA\r\n"
+        );
+        let out = edit(
+            "spec:\r\n  networkInterfaceType: efa\r\n",
+            "/spec/networkInterfaceType",
+            "EFA",
+        );
+        assert_eq!(out, "spec:\r\n  networkInterfaceType: EFA\r\n");
     }
 
     #[test]
