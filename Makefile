@@ -79,7 +79,7 @@ bench: bench-tools
 	$(CARGO) build --release --locked --bin machine-efa-webhook --example ceiling
 	$(CARGO) bench --locked --bench core
 	python3 bench/run.py
-	python3 bench/report.py > BENCHMARKS.md
+	python3 bench/report.py > BENCHMARKS.md.tmp && mv BENCHMARKS.md.tmp BENCHMARKS.md
 	@echo "wrote BENCHMARKS.md"
 
 ## bench-quick: the same, short (under a minute once built), for checking a change; prints, writes nothing tracked
