@@ -45,7 +45,7 @@ def main() -> None:
     w("cargo build --release --locked --bin machine-efa-webhook --example ceiling")
     w("cargo bench --locked --bench core          # criterion; allocation counts to target/bench/allocations.json")
     w("python3 bench/run.py                       # HTTPS load with h2load; target/bench/results.json")
-    w("python3 bench/report.py > BENCHMARKS.md")
+    w("python3 bench/report.py > BENCHMARKS.md.tmp && mv BENCHMARKS.md.tmp BENCHMARKS.md")
     w("```\n")
     w(f"The load is `{r['fixture']}` ({r['body_bytes']} bytes, a realistic OpenShift MachineSet) POSTed to `/{r['endpoint']}`. This is the heaviest realistic review: the decision lists five EFA-capable alternatives. Each point runs {r['duration_s']} s after 1 s of warm-up. HTTP/2 uses up to 4 connections with the rest of the concurrency as streams on them, as the API server multiplexes. HTTP/1.1 uses one keep-alive connection per unit of concurrency. Latency percentiles come from h2load's per-request log. CPU time is the server process's user+system time read from `/proc` around each point.\n")
     w("The ceiling (`examples/ceiling.rs`) is rustls + hyper with the webhook's own `tls::server_config` (same certificate, ALPN, TLS versions, aws-lc-rs provider) and the same HTTP/2 stream limit. It reads each body whole and answers with an AdmissionReview precomputed at start for the same body. That is the floor of what any HTTPS admission endpoint pays.\n")
