@@ -188,9 +188,7 @@ pub fn answer(
                     if kind.is_cluster_api() && endpoint == Endpoint::Validate =>
                 {
                     let namespace = if envelope.namespace.is_empty() {
-                        envelope
-                            .object
-                            .and_then(|o| o.pointer("/metadata/namespace")?.as_str())
+                        envelope.object.and_then(core::object::namespace)
                     } else {
                         Some(envelope.namespace)
                     };
@@ -268,11 +266,7 @@ fn log_decision(
     let name = if envelope.name.is_empty() {
         envelope
             .object
-            .and_then(|o| {
-                o.pointer("/metadata/name")
-                    .or_else(|| o.pointer("/metadata/generateName"))
-            })
-            .and_then(Value::as_str)
+            .and_then(core::object::display_name)
             .unwrap_or("")
     } else {
         envelope.name

@@ -198,7 +198,7 @@ fn cluster_regions(parsed: &[Parsed]) -> Vec<ClusterRegion> {
                 .or_else(|| object.pointer("/metadata/name").and_then(Value::as_str));
             if let (true, Some(region), Some(cluster)) = (is_aws_cluster, region, cluster) {
                 found.push(ClusterRegion {
-                    namespace: namespace_of(object).map(str::to_owned),
+                    namespace: core::object::namespace(object).map(str::to_owned),
                     cluster: cluster.to_owned(),
                     region: region.to_owned(),
                 });
@@ -206,12 +206,6 @@ fn cluster_regions(parsed: &[Parsed]) -> Vec<ClusterRegion> {
         }
     }
     found
-}
-
-fn namespace_of(object: &Value) -> Option<&str> {
-    object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
 }
 
 /// What was decided for one object.
@@ -466,7 +460,7 @@ fn decide(
     capabilities: &dyn CapabilityLookup,
 ) -> ObjectReport {
     let object = found.value;
-    let namespace = namespace_of(object);
+    let namespace = core::object::namespace(object);
     let cluster_region = core::object::cluster_name(object).and_then(|cluster| {
         clusters
             .iter()
@@ -501,10 +495,7 @@ fn decide(
         .chain(&validated.errors)
         .map(ErrorReport::from)
         .collect();
-    let name = ["/metadata/name", "/metadata/generateName"]
-        .iter()
-        .find_map(|p| object.pointer(p).and_then(Value::as_str))
-        .unwrap_or("(unnamed)");
+    let name = core::object::display_name(object).unwrap_or("(unnamed)");
     ObjectReport {
         file: file.to_owned(),
         document: found.document,

@@ -1,6 +1,7 @@
 //! `machine-efa-webhook instance-types`: the capability table as a list, for choosing
 //! an instance type at the terminal.
 
+use crate::core::capability::instance_family;
 use crate::core::{CapabilityTable, InstanceTypeInfo, Provenance};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -36,13 +37,6 @@ pub struct Listing {
     pub instance_types: Vec<Row>,
 }
 
-/// The family of an instance type: `c5n` of `c5n.18xlarge`.
-pub fn family(instance_type: &str) -> &str {
-    instance_type
-        .split_once('.')
-        .map_or(instance_type, |(family, _)| family)
-}
-
 /// The rows `query` asks for, by family, then size (vCPUs, memory), then name.
 pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
     let offerings = table.regions.get(query.region);
@@ -52,7 +46,7 @@ pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
                 || query
                     .families
                     .iter()
-                    .any(|f| f.eq_ignore_ascii_case(family(name))))
+                    .any(|f| f.eq_ignore_ascii_case(instance_family(name))))
     };
     let mut rows: Vec<Row> = table
         .instance_types
@@ -70,13 +64,13 @@ pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
         .collect();
     rows.sort_by(|a, b| {
         (
-            family(&a.instance_type),
+            instance_family(&a.instance_type),
             a.vcpus,
             a.memory_mib,
             &a.instance_type,
         )
             .cmp(&(
-                family(&b.instance_type),
+                instance_family(&b.instance_type),
                 b.vcpus,
                 b.memory_mib,
                 &b.instance_type,

@@ -159,6 +159,11 @@ fn split_type(name: &str) -> (&str, &str) {
     name.split_once('.').unwrap_or((name, ""))
 }
 
+/// The family of an instance type: `c5n` of `c5n.18xlarge`.
+pub fn instance_family(name: &str) -> &str {
+    split_type(name).0
+}
+
 /// `m5dn` → `m5`: the series letters and generation, without attribute suffixes.
 fn series(family: &str) -> &str {
     let end = family

@@ -194,6 +194,19 @@ pub fn member<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(value, |value, key| value.get(key))
 }
 
+/// The object's name, or its `generateName` when the name is still to be made.
+pub fn display_name(object: &Value) -> Option<&str> {
+    let metadata = object.get("metadata")?;
+    metadata
+        .get("name")
+        .and_then(Value::as_str)
+        .or_else(|| metadata.get("generateName").and_then(Value::as_str))
+}
+
+pub fn namespace(object: &Value) -> Option<&str> {
+    member(object, &["metadata", "namespace"])?.as_str()
+}
+
 pub fn is_being_deleted(object: &Value) -> bool {
     member(object, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
 }
