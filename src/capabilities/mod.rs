@@ -9,7 +9,7 @@ pub mod snapshot;
 pub use refresh::{RefreshSettings, refresh_region, spawn_refresher};
 
 use crate::core::{
-    CapabilityLookup, CapabilityTable, EfaType, InstanceTypeInfo, Provenance, RegionOfferings,
+    CapabilityLookup, CapabilityTable, EfaIndex, InstanceTypeInfo, Provenance, RegionOfferings,
     SourceKind,
 };
 use arc_swap::{ArcSwap, Guard};
@@ -148,8 +148,8 @@ impl CapabilityLookup for StoreView<'_> {
         found
     }
 
-    fn efa_types(&self) -> &[EfaType] {
-        self.table.efa_types()
+    fn efa_index(&self) -> &EfaIndex {
+        self.table.efa_index()
     }
 }
 

@@ -65,43 +65,70 @@ pub struct RegionOfferings {
 pub struct CapabilityTable {
     pub instance_types: HashMap<String, InstanceTypeInfo>,
     pub regions: HashMap<String, RegionOfferings>,
-    /// The EFA-capable types, split for ranking; derived from `instance_types` by
-    /// [`CapabilityTable::new`] and [`CapabilityTable::reindex`].
-    efa_types: Vec<EfaType>,
+    /// Derived from `instance_types` by [`CapabilityTable::new`] and
+    /// [`CapabilityTable::reindex`].
+    efa_index: EfaIndex,
+}
+
+/// The EFA-capable types, ready for ranking: sorted by name, with their family, series
+/// and size interned as numbers so that ranking compares no strings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EfaIndex {
+    types: Vec<EfaType>,
+    families: HashMap<String, u32>,
+    series: HashMap<String, u32>,
+    sizes: HashMap<String, u32>,
 }
 
 /// An EFA-capable instance type with the parts suggestions are ranked by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EfaType {
     pub name: String,
-    /// `m5dn` of `m5dn.24xlarge`, as a length of `name`.
-    family_len: usize,
-    /// `m5` of `m5dn`, as a length of `name`.
-    series_len: usize,
     pub vcpus: u32,
+    /// `m5dn` of `m5dn.24xlarge`.
+    family: u32,
+    /// `m5` of `m5dn`.
+    series: u32,
+    /// `24xlarge`.
+    size: u32,
 }
 
-impl EfaType {
-    fn new(name: &str, vcpus: u32) -> Self {
-        let (family, _) = split_type(name);
-        EfaType {
-            name: name.to_owned(),
-            family_len: family.len(),
-            series_len: series(family).len(),
-            vcpus,
+/// The parts of an instance type's name that ranking compares: `m5dn.24xlarge` →
+/// (`m5dn`, `m5`, `24xlarge`).
+fn name_parts(name: &str) -> (&str, &str, &str) {
+    let (family, size) = split_type(name);
+    (family, series(family), size)
+}
+
+impl EfaIndex {
+    fn new(instance_types: &HashMap<String, InstanceTypeInfo>) -> Self {
+        fn intern(ids: &mut HashMap<String, u32>, part: &str) -> u32 {
+            let next = ids.len() as u32;
+            *ids.entry(part.to_owned()).or_insert(next)
         }
+        let mut efa: Vec<(&String, &InstanceTypeInfo)> = instance_types
+            .iter()
+            .filter(|(_, info)| info.efa_supported)
+            .collect();
+        // In name order, so that equal tables intern equal ids.
+        efa.sort_by_key(|(name, _)| *name);
+        let mut index = EfaIndex::default();
+        for (name, info) in efa {
+            let (family, series, size) = name_parts(name);
+            let efa_type = EfaType {
+                name: name.clone(),
+                vcpus: info.vcpus,
+                family: intern(&mut index.families, family),
+                series: intern(&mut index.series, series),
+                size: intern(&mut index.sizes, size),
+            };
+            index.types.push(efa_type);
+        }
+        index
     }
 
-    fn family(&self) -> &str {
-        &self.name[..self.family_len]
-    }
-
-    fn series(&self) -> &str {
-        &self.name[..self.series_len]
-    }
-
-    fn size(&self) -> &str {
-        self.name[self.family_len..].trim_start_matches('.')
+    pub fn types(&self) -> &[EfaType] {
+        &self.types
     }
 }
 
@@ -113,7 +140,7 @@ impl CapabilityTable {
         let mut table = CapabilityTable {
             instance_types,
             regions,
-            efa_types: Vec::new(),
+            efa_index: EfaIndex::default(),
         };
         table.reindex();
         table
@@ -121,13 +148,7 @@ impl CapabilityTable {
 
     /// Rebuilds what is derived from `instance_types`; call after changing it.
     pub fn reindex(&mut self) {
-        self.efa_types = self
-            .instance_types
-            .iter()
-            .filter(|(_, info)| info.efa_supported)
-            .map(|(name, info)| EfaType::new(name, info.vcpus))
-            .collect();
-        self.efa_types.sort_by(|a, b| a.name.cmp(&b.name));
+        self.efa_index = EfaIndex::new(&self.instance_types);
     }
 }
 
@@ -137,7 +158,7 @@ pub trait CapabilityLookup {
     fn instance_type(&self, name: &str) -> Option<&InstanceTypeInfo>;
     fn region(&self, region: &str) -> Option<&RegionOfferings>;
     /// Every EFA-capable instance type the table knows, for ranking suggestions.
-    fn efa_types(&self) -> &[EfaType];
+    fn efa_index(&self) -> &EfaIndex;
 }
 
 impl CapabilityLookup for CapabilityTable {
@@ -149,8 +170,8 @@ impl CapabilityLookup for CapabilityTable {
         self.regions.get(region)
     }
 
-    fn efa_types(&self) -> &[EfaType] {
-        &self.efa_types
+    fn efa_index(&self) -> &EfaIndex {
+        &self.efa_index
     }
 }
 
@@ -178,54 +199,68 @@ fn series(family: &str) -> &str {
 
 /// Up to `limit` EFA-capable types offered in `offerings`, closest to `wanted` first:
 /// same family, then same series (m5 for m5dn), then same letter; within that the same
-/// size, then the nearest vCPU count.
+/// size, then the nearest vCPU count; then by name.
 pub fn efa_alternatives<'a>(
     table: &'a dyn CapabilityLookup,
     offerings: &RegionOfferings,
     wanted: &str,
     limit: usize,
 ) -> Vec<&'a str> {
-    let wanted = EfaType::new(wanted, table.instance_type(wanted).map_or(0, |t| t.vcpus));
-    let (family, series, size) = (wanted.family(), wanted.series(), wanted.size());
-    // The closest `limit`, kept sorted while scanning: no list of every candidate.
+    let index = table.efa_index();
+    let wanted_vcpus = table.instance_type(wanted).map_or(0, |t| t.vcpus);
+    let (family, series, size) = name_parts(wanted);
+    // A part no EFA-capable type shares matches nothing.
+    let id = |ids: &HashMap<String, u32>, part: &str| ids.get(part).copied().unwrap_or(u32::MAX);
+    let (family, series, size) = (
+        id(&index.families, family),
+        id(&index.series, series),
+        id(&index.sizes, size),
+    );
+    let letter = wanted.as_bytes().first();
+    // The closest `limit`, kept sorted while scanning: no list of every candidate. The
+    // scan is in name order, so a candidate ranked equal to the last kept one has the
+    // later name and loses: the names never need comparing.
     let mut closest: Vec<((u8, u8, u64), &str)> = Vec::with_capacity(limit + 1);
-    for candidate in table.efa_types() {
+    for candidate in &index.types {
         if limit == 0 {
             break;
         }
-        let family_rank = if candidate.family() == family {
+        let family_rank = if candidate.family == family {
             0
-        } else if candidate.series() == series {
+        } else if candidate.series == series {
             1
-        } else if candidate.name.as_bytes().first() == family.as_bytes().first() {
+        } else if candidate.name.as_bytes().first() == letter {
             2
         } else {
             3
         };
-        let size_rank = u8::from(candidate.size() != size);
+        let size_rank = u8::from(candidate.size != size);
+        // Most candidates lose on these two alone: no division for them.
+        if closest.len() == limit
+            && (family_rank, size_rank) > (closest[limit - 1].0.0, closest[limit - 1].0.1)
+        {
+            continue;
+        }
         // Distance in vCPUs as a ratio, scaled to an integer so the key is totally ordered.
-        let vcpu_distance = if wanted.vcpus > 0 && candidate.vcpus > 0 {
+        let vcpu_distance = if wanted_vcpus > 0 && candidate.vcpus > 0 {
             let (lo, hi) = (
-                wanted.vcpus.min(candidate.vcpus),
-                wanted.vcpus.max(candidate.vcpus),
+                wanted_vcpus.min(candidate.vcpus),
+                wanted_vcpus.max(candidate.vcpus),
             );
             u64::from(hi) * 1000 / u64::from(lo)
         } else {
             u64::MAX
         };
-        let ranked = (
-            (family_rank, size_rank, vcpu_distance),
-            candidate.name.as_str(),
-        );
-        if closest.len() == limit && ranked >= closest[limit - 1] {
+        let rank = (family_rank, size_rank, vcpu_distance);
+        if closest.len() == limit && rank >= closest[limit - 1].0 {
             continue;
         }
         // Offered last: the set lookup costs more than the ranking.
         if !offerings.offered.contains(&candidate.name) {
             continue;
         }
-        let at = closest.partition_point(|c| *c < ranked);
-        closest.insert(at, ranked);
+        let at = closest.partition_point(|(kept, _)| *kept <= rank);
+        closest.insert(at, (rank, candidate.name.as_str()));
         closest.truncate(limit);
     }
     closest.into_iter().map(|(_, name)| name).collect()
