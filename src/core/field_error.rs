@@ -172,6 +172,14 @@ const MAX_ECHOED_CHARS: usize = 64;
 pub fn quote(s: &str) -> String {
     let mut quoted = String::with_capacity(s.len().min(MAX_ECHOED_CHARS) + 5);
     quoted.push('"');
+    // Names and uids are short printable ASCII that `escape_debug` leaves alone: copied
+    // whole (quoting is on every log line and most messages).
+    let plain = |b: &u8| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\');
+    if s.len() <= MAX_ECHOED_CHARS && s.as_bytes().iter().all(plain) {
+        quoted.push_str(s);
+        quoted.push('"');
+        return quoted;
+    }
     let mut chars = 0;
     for c in s.chars() {
         let escaped = c.escape_debug();
@@ -256,6 +264,25 @@ mod tests {
                 .len()
                 < 100
         );
+    }
+
+    #[test]
+    fn quote_escapes_like_debug_and_elides_long_strings() {
+        for (input, quoted) in [
+            ("m5.2xlarge", r#""m5.2xlarge""#),
+            ("", r#""""#),
+            ("it's", r#""it\'s""#),
+            ("a\"b\\c", r#""a\"b\\c""#),
+            ("tab\there", r#""tab\there""#),
+            ("é", r#""é""#),
+            ("\u{7f}", r#""\u{7f}""#),
+        ] {
+            assert_eq!(quote(input), quoted, "{input:?}");
+        }
+        let at_limit = "a".repeat(MAX_ECHOED_CHARS);
+        assert_eq!(quote(&at_limit), format!("\"{at_limit}\""));
+        let over = "a".repeat(MAX_ECHOED_CHARS + 1);
+        assert_eq!(quote(&over), format!("\"{at_limit}...\""));
     }
 
     #[test]
