@@ -76,11 +76,12 @@ def main() -> None:
 
     w("## The core (criterion)\n")
     w("`core` is `core::mutate` or `core::validate` on an already-parsed review. `review` is the whole of `admission::review`: parse the body, decide, and encode the response (base64 patch included). The allocation counts come from a counting global allocator in `benches/core.rs`, for one call after a warm-up call.\n")
-    w("| case | core | core allocations | review | review allocations |")
-    w("|---|---|---|---|---|")
+    w("`logged` is `review` with its admission log line, formatted as the Deployment logs it (`--log-format json`) and written to a sink.\n")
+    w("| case | core | core allocations | review | review allocations | logged |")
+    w("|---|---|---|---|---|---|")
     for c, label in CASES.items():
         a = allocs[c]
-        w(f"| {label} | {us(crit['core_' + c]['mean_ns'])} | {a['core']['allocations']} ({a['core']['bytes']} B) | {us(crit['review_' + c]['mean_ns'])} | {a['review']['allocations']} ({a['review']['bytes']} B) |")
+        w(f"| {label} | {us(crit['core_' + c]['mean_ns'])} | {a['core']['allocations']} ({a['core']['bytes']} B) | {us(crit['review_' + c]['mean_ns'])} | {a['review']['allocations']} ({a['review']['bytes']} B) | {us(crit['logged_' + c]['mean_ns'])} |")
     w("")
 
     w("## End to end over HTTPS\n")

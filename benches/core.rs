@@ -1,6 +1,6 @@
 //! The pure decision on realistic MachineSet reviews, and the whole review as the
-//! server answers it (parse, decide, encode): time per review from criterion, and heap
-//! allocations per review from a counting global allocator.
+//! server answers it (parse, decide, encode; and with its log line): time per review
+//! from criterion, and heap allocations per review from a counting global allocator.
 //!
 //! `cargo bench --bench core` runs it; the allocation counts are written to
 //! `target/bench/allocations.json` for `bench/run.py` to put in BENCHMARKS.md.
@@ -119,6 +119,23 @@ fn benches(c: &mut Criterion) {
             }),
         );
     }
+    // As served: each review with its admission log line, in the Deployment's JSON
+    // format, written to a sink. After the counts above: while a subscriber is set,
+    // reviews build their log fields.
+    let logging = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(std::io::sink)
+        .json()
+        .flatten_event(true)
+        .finish();
+    tracing::subscriber::with_default(logging, || {
+        for (label, file, endpoint) in CASES {
+            let body = fixture(file);
+            c.bench_function(&format!("logged/{label}"), |b| {
+                b.iter(|| admission::review(endpoint, black_box(&body), &policy, &store).unwrap())
+            });
+        }
+    });
     c.bench_function("table/embedded_parse", |b| b.iter(snapshot::embedded_table));
     // `cargo test --all-targets` runs each bench once as a smoke test: its counts, from
     // a debug build, are not the ones to report.
