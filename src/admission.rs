@@ -4,14 +4,12 @@
 
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
-use crate::core::field_error::{display_value, quote};
+use crate::core::field_error::display_value;
 use crate::core::object::present;
 use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
 use base64::Engine;
-use kube_core::Status;
-use kube_core::admission::AdmissionResponse;
-use kube_core::response::{StatusDetails, StatusSummary};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
@@ -216,8 +214,8 @@ pub fn answer(
     };
     let outcome = outcome(&decision);
     let capability_check_skipped = decision.capability_check_skipped;
-    let errors: Vec<String> = decision.errors.iter().map(ToString::to_string).collect();
-    let body = encode(envelope.uid, decision);
+    let errors: Vec<RenderedError> = decision.errors.iter().map(RenderedError::new).collect();
+    let body = encode(envelope.uid, decision, &errors);
     let duration = started.elapsed();
     log_decision(
         endpoint,
@@ -259,10 +257,24 @@ fn outcome(decision: &Decision) -> &'static str {
     }
 }
 
+/// Object names are at most 253 bytes.
+const MAX_LOGGED_BYTES: usize = 253;
+
+/// `value`, cut to [`MAX_LOGGED_BYTES`] at a character boundary: the API server sends
+/// short values, a direct caller might not. Logged as a `&str`, it is escaped by the
+/// log format (quoted in text, a JSON string in JSON) without a copy.
+fn bounded(value: &str) -> &str {
+    let mut end = value.len().min(MAX_LOGGED_BYTES);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
 fn log_decision(
     endpoint: Endpoint,
     envelope: &Envelope<'_>,
-    errors: &[String],
+    errors: &[RenderedError],
     outcome: &str,
     capability_check_skipped: bool,
     duration: Duration,
@@ -277,69 +289,84 @@ fn log_decision(
     };
     tracing::info!(
         endpoint = endpoint.as_str(),
-        // Bounded: the API server sends short values, a direct caller might not.
-        uid = %quote(envelope.uid),
-        kind = %quote(envelope.kind),
-        namespace = %quote(envelope.namespace),
-        name = %quote(name),
+        uid = bounded(envelope.uid),
+        kind = bounded(envelope.kind),
+        namespace = bounded(envelope.namespace),
+        name = bounded(name),
         operation = operation_label(envelope.operation),
         decision = outcome,
         duration_us = duration.as_micros() as u64,
         // JSON's escaping reads like `Debug`'s here and costs a fraction of it.
-        errors = %serde_json::to_string(errors).unwrap_or_default(),
+        errors = %serde_json::to_string(&errors.iter().map(|e| &e.full).collect::<Vec<_>>())
+            .unwrap_or_default(),
         "admission"
     );
     if capability_check_skipped {
         tracing::warn!(
-            uid = %quote(envelope.uid),
-            kind = %quote(envelope.kind),
-            namespace = %quote(envelope.namespace),
-            name = %quote(name),
+            uid = bounded(envelope.uid),
+            kind = bounded(envelope.kind),
+            namespace = bounded(envelope.namespace),
+            name = bounded(name),
             annotation = core::SKIP_CAPABILITY_CHECK_ANNOTATION,
             "EFA capability denial skipped by annotation"
         );
     }
 }
 
-/// The response AdmissionReview for `decision`.
-pub fn encode(uid: &str, decision: Decision) -> Vec<u8> {
-    // `invalid` is kube-core's only constructor that needs no typed request; every
-    // field it sets is overwritten below.
-    let mut response = AdmissionResponse::invalid("");
-    response.uid = uid.to_owned();
-    response.allowed = decision.allowed();
-    response.result = if decision.allowed() {
-        Status::default()
+/// A field error as the answer and the log line state it, rendered once.
+struct RenderedError {
+    field: String,
+    reason: &'static str,
+    /// The error without its path: a cause's message.
+    body: String,
+    /// `field: body`, as Kubernetes prints a field error.
+    full: String,
+}
+
+impl RenderedError {
+    fn new(error: &FieldError) -> Self {
+        let field = error.path.to_string();
+        let body = error.body();
+        RenderedError {
+            full: format!("{field}: {body}"),
+            field,
+            reason: error.cause_reason(),
+            body,
+        }
+    }
+}
+
+/// The response AdmissionReview for `decision`, whose errors are `errors`.
+fn encode(uid: &str, decision: Decision, errors: &[RenderedError]) -> Vec<u8> {
+    let allowed = decision.allowed();
+    let status = if allowed {
+        StatusOut::default()
     } else {
-        denial_status(&decision.errors)
+        denial_status(errors)
     };
-    if !decision.warnings.is_empty() {
-        response.warnings = Some(decision.warnings);
-    }
-    let mut patch = None;
-    if response.allowed && !decision.patch.0.is_empty() {
-        response = response
-            .with_patch(decision.patch)
-            .expect("a JSON patch always serialises");
-        // The API server wants `patch` as base64 (a Go []byte); kube-core writes an array
-        // of numbers (kube-rs/kube#1781), so the field is written here instead.
-        patch = response
-            .patch
-            .take()
-            .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
-    }
-    // Serialised straight to bytes: no intermediate JSON tree.
+    let patch = (allowed && !decision.patch.0.is_empty()).then(|| {
+        // The API server wants `patch` as base64 (a Go []byte).
+        let patch = serde_json::to_vec(&decision.patch).expect("a JSON patch always serialises");
+        base64::engine::general_purpose::STANDARD.encode(patch)
+    });
+    // Serialised straight to bytes from borrowed parts: no intermediate tree or copies.
     serde_json::to_vec(&ReviewOut {
         api_version: ADMISSION_API_VERSION,
         kind: "AdmissionReview",
         response: ResponseOut {
-            response: &response,
+            uid,
+            allowed,
+            status,
+            patch_type: patch.as_ref().map(|_| "JSONPatch"),
+            warnings: &decision.warnings,
             patch,
         },
     })
     .expect("an AdmissionReview always serialises")
 }
 
+/// An AdmissionReview response, with the members and member order of kube-core's
+/// `AdmissionResponse`.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ReviewOut<'a> {
@@ -349,43 +376,92 @@ struct ReviewOut<'a> {
 }
 
 #[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ResponseOut<'a> {
-    #[serde(flatten)]
-    response: &'a AdmissionResponse,
+    uid: &'a str,
+    allowed: bool,
+    status: StatusOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     patch: Option<String>,
 }
 
+/// A `metav1.Status`: empty when allowed.
+#[derive(serde::Serialize, Default)]
+struct StatusOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<DetailsOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct DetailsOut<'a> {
+    causes: Vec<CauseOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct CauseOut<'a> {
+    reason: &'static str,
+    message: &'a str,
+    field: &'a str,
+}
+
 /// 403 Forbidden, as OpenShift's machine webhooks answer, so that kubectl names the
 /// webhook that refused; one cause per field error.
-fn denial_status(errors: &[FieldError]) -> Status {
-    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let message = match messages.as_slice() {
-        [one] => one.clone(),
-        many => format!("[{}]", many.join(", ")),
+fn denial_status(errors: &[RenderedError]) -> StatusOut<'_> {
+    let message = match errors {
+        [one] => Cow::Borrowed(one.full.as_str()),
+        many => Cow::Owned(format!(
+            "[{}]",
+            many.iter()
+                .map(|e| e.full.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     };
-    let mut status = Status::failure(&message, "Forbidden");
-    status.status = Some(StatusSummary::Failure);
-    status.code = 403;
-    status.details = Some(StatusDetails {
-        name: String::new(),
-        group: String::new(),
-        kind: String::new(),
-        uid: String::new(),
-        causes: errors
-            .iter()
-            .map(|e| kube_core::response::StatusCause {
-                reason: e.cause_reason().to_owned(),
-                message: e.body(),
-                field: e.path.to_string(),
-            })
-            .collect(),
-        retry_after_seconds: 0,
-    });
-    status
+    StatusOut {
+        status: Some("Failure"),
+        code: Some(403),
+        message: Some(message),
+        reason: Some("Forbidden"),
+        details: Some(DetailsOut {
+            causes: errors
+                .iter()
+                .map(|e| CauseOut {
+                    reason: e.reason,
+                    message: &e.body,
+                    field: &e.field,
+                })
+                .collect(),
+        }),
+    }
 }
 
 /// The JSON body of a 4xx answer.
 pub fn error_body(message: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "error": message })).expect("always serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_values_are_cut_at_a_character_boundary() {
+        assert_eq!(bounded("prod-7x2kq-efa"), "prod-7x2kq-efa");
+        let long = "é".repeat(200); // 400 bytes
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_LOGGED_BYTES && cut.len() >= MAX_LOGGED_BYTES - 1);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
 }

@@ -35,12 +35,19 @@ const MACHINE_FIELDS: Interest = Members(&[
 
 const PROVIDER_SPEC: Interest = Members(&[("value", MACHINE_FIELDS)]);
 
+/// The labels the rules read.
+const LABELS: Interest = Members(&[
+    (crate::core::object::ROLE_LABEL, All),
+    (crate::core::object::CLUSTER_NAME_LABEL, All),
+    (crate::core::object::CONTROL_PLANE_LABEL, All),
+]);
+
 const METADATA: Interest = Members(&[
     ("name", All),
     ("generateName", All),
     ("namespace", All),
     ("deletionTimestamp", All),
-    ("labels", All),
+    ("labels", LABELS),
     (
         "annotations",
         Members(&[(crate::core::SKIP_CAPABILITY_CHECK_ANNOTATION, All)]),
@@ -64,7 +71,7 @@ const OBJECT: Interest = Members(&[
             (
                 "template",
                 Members(&[
-                    ("metadata", Members(&[("labels", All)])),
+                    ("metadata", Members(&[("labels", LABELS)])),
                     (
                         "spec",
                         Members(&[
@@ -235,7 +242,7 @@ mod tests {
                 "uid": "u", "kind": {"group": "machine.openshift.io", "version": "v1beta1", "kind": "MachineSet"},
                 "operation": "CREATE", "userInfo": {"username": "jane"}, "dryRun": false,
                 "object": {
-                    "metadata": {"name": "ms", "labels": {"a": "b"}, "managedFields": [{"manager": "kubectl"}],
+                    "metadata": {"name": "ms", "labels": {"a": "b", "machine.openshift.io/cluster-api-machine-role": "worker"}, "managedFields": [{"manager": "kubectl"}],
                                  "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}",
                                                  "machine-efa-webhook.io/skip-capability-check": "true"}},
                     "spec": {"replicas": 3, "template": {"metadata": {"labels": {"r": "w"}}, "spec": {"providerSpec": {"value": {
@@ -255,9 +262,9 @@ mod tests {
                     "uid": "u", "kind": {"group": "machine.openshift.io", "version": "v1beta1", "kind": "MachineSet"},
                     "operation": "CREATE",
                     "object": {
-                        "metadata": {"name": "ms", "labels": {"a": "b"},
+                        "metadata": {"name": "ms", "labels": {"machine.openshift.io/cluster-api-machine-role": "worker"},
                                      "annotations": {"machine-efa-webhook.io/skip-capability-check": "true"}},
-                        "spec": {"template": {"metadata": {"labels": {"r": "w"}}, "spec": {"providerSpec": {"value": {
+                        "spec": {"template": {"metadata": {"labels": {}}, "spec": {"providerSpec": {"value": {
                             "kind": "AWSMachineProviderConfig", "instanceType": "m5.2xlarge", "networkInterfaceType": "EFA",
                             "placement": {"region": "us-east-1"}
                         }}}}}
