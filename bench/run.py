@@ -199,6 +199,39 @@ def start_to_ready(cert_dir: Path, runs: int) -> list[float]:
     return times
 
 
+def handshakes(server: Server, cafile: Path, connections: int) -> dict:
+    """New TLS connections, each with one HTTP/1.1 request: full handshakes, then
+    resumed ones (the client offers the session from the previous connection). The
+    server's CPU per connection is what counts; Python's ssl client sets the rate."""
+    import ssl
+    figures = {}
+    for resume in (False, True):
+        context = ssl.create_default_context(cafile=str(cafile))
+        context.set_alpn_protocols(["http/1.1"])
+        session, reused = None, 0
+        before, started = cpu_seconds(server.proc.pid), time.monotonic()
+        for _ in range(connections):
+            with socket.create_connection(("127.0.0.1", server.port)) as raw:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with context.wrap_socket(raw, server_hostname="127.0.0.1",
+                                         session=session if resume else None) as tls:
+                    tls.sendall(b"GET /healthz HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n")
+                    while tls.recv(4096):
+                        pass
+                    reused += tls.session_reused
+                    session = tls.session
+        wall, used = time.monotonic() - started, cpu_seconds(server.proc.pid) - before
+        figures["resumed" if resume else "full"] = {
+            "connections": connections, "reused": reused,
+            "per_second": round(connections / wall), "server_cpu_us": round(used / connections * 1e6),
+            "version": tls.version(),
+        }
+        print(f"  {server.name:8} {'resumed' if resume else 'full'} handshakes: "
+              f"{connections / wall:.0f} connections/s, server CPU {used / connections * 1e6:.0f} µs "
+              f"per connection, {reused} resumed ({tls.version()})", flush=True)
+    return figures
+
+
 def criterion_estimates() -> dict[str, dict]:
     found = {}
     for estimates in (TARGET / "criterion").glob("**/new/estimates.json"):
@@ -266,6 +299,9 @@ def main() -> None:
                           f"{run['requests_per_second']:.0f} req/s, p99 {run['p99_us']:.0f} µs, "
                           f"p99.9 {run['p999_us']:.0f} µs")
                 results[f"{server.name}_peak_rss_kib"] = status_kib(server.proc.pid, "VmHWM")
+                if not args.quick:
+                    results.setdefault("handshakes", {})[server.name] = handshakes(
+                        server, cert_dir / "ca.crt", 2000)
             finally:
                 server.stop()
         results["load"] = rows
