@@ -171,7 +171,9 @@ def start_webhook(cert_dir: Path) -> Server:
     port, metrics = free_port(), free_port()
     argv = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--metrics-listen",
             f"127.0.0.1:{metrics}", "--tls-cert", str(cert_dir / "tls.crt"),
-            "--tls-key", str(cert_dir / "tls.key"), "--region", "us-east-1"]
+            "--tls-key", str(cert_dir / "tls.key"), "--region", "us-east-1",
+            # As the Deployment runs it: one JSON log line per review.
+            "--log-format", "json"]
     return Server("webhook", argv, port, metrics)
 
 
@@ -219,16 +221,16 @@ def handshakes(server: Server, cafile: Path, connections: int) -> dict:
                     while tls.recv(4096):
                         pass
                     reused += tls.session_reused
-                    session = tls.session
+                    session, version = tls.session, tls.version()
         wall, used = time.monotonic() - started, cpu_seconds(server.proc.pid) - before
         figures["resumed" if resume else "full"] = {
             "connections": connections, "reused": reused,
             "per_second": round(connections / wall), "server_cpu_us": round(used / connections * 1e6),
-            "version": tls.version(),
+            "version": version,
         }
         print(f"  {server.name:8} {'resumed' if resume else 'full'} handshakes: "
               f"{connections / wall:.0f} connections/s, server CPU {used / connections * 1e6:.0f} µs "
-              f"per connection, {reused} resumed ({tls.version()})", flush=True)
+              f"per connection, {reused} resumed ({version})", flush=True)
     return figures
 
 
