@@ -8,8 +8,10 @@ use crate::core::field_error::display_value;
 use crate::core::object::present;
 use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
 use base64::Engine;
+use kube_core::Status;
+use kube_core::admission::AdmissionResponse;
+use kube_core::response::{StatusDetails, StatusSummary};
 use serde_json::Value;
-use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
@@ -338,35 +340,43 @@ impl RenderedError {
 
 /// The response AdmissionReview for `decision`, whose errors are `errors`.
 fn encode(uid: &str, decision: Decision, errors: &[RenderedError]) -> Vec<u8> {
-    let allowed = decision.allowed();
-    let status = if allowed {
-        StatusOut::default()
+    // `invalid` is kube-core's only constructor that needs no typed request; every
+    // field it sets is overwritten below.
+    let mut response = AdmissionResponse::invalid("");
+    response.uid = uid.to_owned();
+    response.allowed = decision.allowed();
+    response.result = if decision.allowed() {
+        Status::default()
     } else {
         denial_status(errors)
     };
-    let patch = (allowed && !decision.patch.0.is_empty()).then(|| {
-        // The API server wants `patch` as base64 (a Go []byte).
-        let patch = serde_json::to_vec(&decision.patch).expect("a JSON patch always serialises");
-        base64::engine::general_purpose::STANDARD.encode(patch)
-    });
-    // Serialised straight to bytes from borrowed parts: no intermediate tree or copies.
+    if !decision.warnings.is_empty() {
+        response.warnings = Some(decision.warnings);
+    }
+    let mut patch = None;
+    if response.allowed && !decision.patch.0.is_empty() {
+        response = response
+            .with_patch(decision.patch)
+            .expect("a JSON patch always serialises");
+        // The API server wants `patch` as base64 (a Go []byte); kube-core writes an array
+        // of numbers (kube-rs/kube#1781), so the field is written here instead.
+        patch = response
+            .patch
+            .take()
+            .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    // Serialised straight to bytes: no intermediate JSON tree.
     serde_json::to_vec(&ReviewOut {
         api_version: ADMISSION_API_VERSION,
         kind: "AdmissionReview",
         response: ResponseOut {
-            uid,
-            allowed,
-            status,
-            patch_type: patch.as_ref().map(|_| "JSONPatch"),
-            warnings: &decision.warnings,
+            response: &response,
             patch,
         },
     })
     .expect("an AdmissionReview always serialises")
 }
 
-/// An AdmissionReview response, with the members and member order of kube-core's
-/// `AdmissionResponse`.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ReviewOut<'a> {
@@ -376,75 +386,45 @@ struct ReviewOut<'a> {
 }
 
 #[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct ResponseOut<'a> {
-    uid: &'a str,
-    allowed: bool,
-    status: StatusOut<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    warnings: &'a [String],
+    #[serde(flatten)]
+    response: &'a AdmissionResponse,
     #[serde(skip_serializing_if = "Option::is_none")]
     patch: Option<String>,
 }
 
-/// A `metav1.Status`: empty when allowed.
-#[derive(serde::Serialize, Default)]
-struct StatusOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<DetailsOut<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct DetailsOut<'a> {
-    causes: Vec<CauseOut<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct CauseOut<'a> {
-    reason: &'static str,
-    message: &'a str,
-    field: &'a str,
-}
-
 /// 403 Forbidden, as OpenShift's machine webhooks answer, so that kubectl names the
 /// webhook that refused; one cause per field error.
-fn denial_status(errors: &[RenderedError]) -> StatusOut<'_> {
+fn denial_status(errors: &[RenderedError]) -> Status {
     let message = match errors {
-        [one] => Cow::Borrowed(one.full.as_str()),
-        many => Cow::Owned(format!(
+        [one] => one.full.clone(),
+        many => format!(
             "[{}]",
             many.iter()
                 .map(|e| e.full.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )),
+        ),
     };
-    StatusOut {
-        status: Some("Failure"),
-        code: Some(403),
-        message: Some(message),
-        reason: Some("Forbidden"),
-        details: Some(DetailsOut {
-            causes: errors
-                .iter()
-                .map(|e| CauseOut {
-                    reason: e.reason,
-                    message: &e.body,
-                    field: &e.field,
-                })
-                .collect(),
-        }),
-    }
+    let mut status = Status::failure(&message, "Forbidden");
+    status.status = Some(StatusSummary::Failure);
+    status.code = 403;
+    status.details = Some(StatusDetails {
+        name: String::new(),
+        group: String::new(),
+        kind: String::new(),
+        uid: String::new(),
+        causes: errors
+            .iter()
+            .map(|e| kube_core::response::StatusCause {
+                reason: e.reason.to_owned(),
+                message: e.body.clone(),
+                field: e.field.clone(),
+            })
+            .collect(),
+        retry_after_seconds: 0,
+    });
+    status
 }
 
 /// The JSON body of a 4xx answer.
