@@ -82,9 +82,9 @@ pub struct EfaIndex {
 
 /// An EFA-capable instance type with the parts suggestions are ranked by.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EfaType {
-    pub name: String,
-    pub vcpus: u32,
+struct EfaType {
+    name: String,
+    vcpus: u32,
     /// `m5dn` of `m5dn.24xlarge`.
     family: u32,
     /// `m5` of `m5dn`.
@@ -125,10 +125,6 @@ impl EfaIndex {
             index.types.push(efa_type);
         }
         index
-    }
-
-    pub fn types(&self) -> &[EfaType] {
-        &self.types
     }
 }
 
@@ -235,12 +231,6 @@ pub fn efa_alternatives<'a>(
             3
         };
         let size_rank = u8::from(candidate.size != size);
-        // Most candidates lose on these two alone: no division for them.
-        if closest.len() == limit
-            && (family_rank, size_rank) > (closest[limit - 1].0.0, closest[limit - 1].0.1)
-        {
-            continue;
-        }
         // Distance in vCPUs as a ratio, scaled to an integer so the key is totally ordered.
         let vcpu_distance = if wanted_vcpus > 0 && candidate.vcpus > 0 {
             let (lo, hi) = (

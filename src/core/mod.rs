@@ -8,8 +8,8 @@ pub mod object;
 pub mod spelling;
 
 pub use capability::{
-    CapabilityLookup, CapabilityTable, EfaIndex, EfaType, InstanceTypeInfo, Provenance,
-    RegionOfferings, SourceKind,
+    CapabilityLookup, CapabilityTable, EfaIndex, InstanceTypeInfo, Provenance, RegionOfferings,
+    SourceKind,
 };
 pub use decide::{mutate, validate};
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};
