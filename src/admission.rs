@@ -4,14 +4,12 @@
 
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
-use crate::core::field_error::display_value;
-use crate::core::object::present;
-use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
+use crate::core::{self, Decision, FieldError, FieldPath, Json, Operation, Policy, TargetKind};
+use crate::pruned::Pruned;
 use base64::Engine;
 use kube_core::Status;
 use kube_core::admission::AdmissionResponse;
 use kube_core::response::{StatusDetails, StatusSummary};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
@@ -76,39 +74,39 @@ struct Envelope<'a> {
     operation: Option<Operation>,
     name: &'a str,
     namespace: &'a str,
-    object: Option<&'a Value>,
-    old_object: Option<&'a Value>,
+    object: Option<Pruned<'a>>,
+    old_object: Option<Pruned<'a>>,
 }
 
-fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str)
+fn str_at<'a>(value: Pruned<'a>, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Pruned::as_str)
 }
 
-fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
-    let Value::Object(top) = review else {
+fn decode(review: Pruned<'_>) -> Result<Envelope<'_>, BadRequest> {
+    if !review.is_object() {
         return Err(BadRequest::NotObject);
-    };
-    match top.get("apiVersion") {
-        Some(Value::String(version)) if version == ADMISSION_API_VERSION => {}
-        Some(other) => return Err(BadRequest::Version(display_value(other))),
+    }
+    match review.get("apiVersion") {
+        Some(version) if version.as_str() == Some(ADMISSION_API_VERSION) => {}
+        Some(other) => return Err(BadRequest::Version(other.display())),
         None => return Err(BadRequest::NoVersion),
     }
-    match top.get("kind") {
-        Some(Value::String(kind)) if kind == "AdmissionReview" => {}
-        Some(other) => return Err(BadRequest::Kind(display_value(other))),
+    match review.get("kind") {
+        Some(kind) if kind.as_str() == Some("AdmissionReview") => {}
+        Some(other) => return Err(BadRequest::Kind(other.display())),
         None => return Err(BadRequest::Kind("(missing)".to_owned())),
     }
-    let Some(request @ Value::Object(request_map)) = top.get("request") else {
+    let Some(request) = review.get("request").filter(|r| r.is_object()) else {
         return Err(BadRequest::NoRequest);
     };
     let uid = str_at(request, "uid")
         .filter(|u| !u.is_empty())
         .ok_or(BadRequest::NoUid)?;
-    let kind = request.get("kind").unwrap_or(&Value::Null);
+    let kind = request.get("kind");
     let (Some(group), Some(version), Some(kind)) = (
-        str_at(kind, "group"),
-        str_at(kind, "version"),
-        str_at(kind, "kind"),
+        kind.and_then(|kind| str_at(kind, "group")),
+        kind.and_then(|kind| str_at(kind, "version")),
+        kind.and_then(|kind| str_at(kind, "kind")),
     ) else {
         return Err(BadRequest::NoKind);
     };
@@ -127,8 +125,8 @@ fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
         operation,
         name: str_at(request, "name").unwrap_or(""),
         namespace: str_at(request, "namespace").unwrap_or(""),
-        object: present(request_map, "object"),
-        old_object: present(request_map, "oldObject"),
+        object: request.present("object"),
+        old_object: request.present("oldObject"),
     })
 }
 
@@ -169,7 +167,7 @@ pub fn answer(
     let started = Instant::now();
     // Only the members the webhook reads are built; the rest is validated and skipped.
     let review = crate::pruned::review_from_slice(body).map_err(BadRequest::NotJson)?;
-    let envelope = decode(&review)?;
+    let envelope = decode(review.root())?;
     let target = TargetKind::from_gvk(envelope.group, envelope.version, envelope.kind);
     let decision = match envelope.operation {
         // Another kind is none of our business, whatever its operation.
@@ -177,7 +175,11 @@ pub fn answer(
         None => Decision {
             errors: vec![FieldError::unsupported(
                 FieldPath::new(["request", "operation"]),
-                str_at(&review["request"], "operation").unwrap_or(""),
+                review
+                    .root()
+                    .member(&["request", "operation"])
+                    .and_then(Pruned::as_str)
+                    .unwrap_or(""),
                 &["CONNECT", "CREATE", "DELETE", "UPDATE"],
             )],
             ..Decision::default()

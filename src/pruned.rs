@@ -1,21 +1,31 @@
-//! Parsing an AdmissionReview into a `Value` that holds only the members the webhook
-//! reads. The rest of the body (managedFields, block devices, tags, user info, ...) is
-//! still checked to be valid JSON but skipped without building anything: on a
-//! realistic MachineSet that is most of the tree, and most of the time spent parsing.
+//! Parsing an AdmissionReview into only the members the webhook reads, without
+//! building a tree. The rest of the body (managedFields, block devices, tags, user
+//! info, ...) is still checked to be valid JSON but skipped: on a realistic MachineSet
+//! that is most of the body, and most of the time spent parsing.
 //!
-//! Every member on a path of interest keeps its JSON type: an object stays an object
-//! (with its members of interest), a scalar stays exactly as sent, and an array where
-//! an object was expected becomes an empty array, which every check treats as the
-//! non-object it is.
+//! What is read is fixed ([`REVIEW`]), so the parse fills one slot per member of that
+//! tree, borrowing strings from the body, and the rules read the slots through
+//! [`Json`]. Every member on a path of interest keeps its JSON type: an object stays an
+//! object (with its members of interest), a scalar stays exactly as sent, a container
+//! where a scalar is read is kept whole (as a `Value`, only ever on bad input), and an
+//! array where an object was expected is an array whose items are skipped, which every
+//! check treats as the non-object it is.
 
+use crate::core::Json;
+use crate::core::field_error::quote;
+use crate::core::json::display_value;
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
 /// Which members of an object to keep.
 enum Interest {
-    /// The whole value.
+    /// The whole value: a scalar the rules read (a container there is kept whole, for
+    /// its error).
     All,
     /// These members, each with its own interest; the others are skipped.
     Members(&'static [(&'static str, Interest)]),
@@ -95,7 +105,10 @@ const REVIEW: Interest = Members(&[
         "request",
         Members(&[
             ("uid", All),
-            ("kind", All),
+            (
+                "kind",
+                Members(&[("group", All), ("version", All), ("kind", All)]),
+            ),
             ("operation", All),
             ("name", All),
             ("namespace", All),
@@ -105,12 +118,70 @@ const REVIEW: Interest = Members(&[
     ),
 ]);
 
+/// [`REVIEW`] flattened: node 0 is the review, and each node lists its members' nodes.
+struct Node {
+    key: &'static str,
+    /// `None` for a member read whole.
+    members: Option<Vec<u16>>,
+}
+
+static TREE: LazyLock<Vec<Node>> = LazyLock::new(|| {
+    fn add(tree: &mut Vec<Node>, key: &'static str, interest: &Interest) -> u16 {
+        let id = u16::try_from(tree.len()).expect("a small tree");
+        tree.push(Node { key, members: None });
+        if let Members(members) = interest {
+            let ids = members
+                .iter()
+                .map(|(key, interest)| add(tree, key, interest))
+                .collect();
+            tree[usize::from(id)].members = Some(ids);
+        }
+        id
+    }
+    let mut tree = Vec::new();
+    add(&mut tree, "", &REVIEW);
+    tree
+});
+
+/// The member `key` of node `id` in the tree.
+fn child(id: u16, key: &str) -> Option<u16> {
+    let tree = &*TREE;
+    tree[usize::from(id)]
+        .members
+        .as_deref()?
+        .iter()
+        .copied()
+        .find(|&member| tree[usize::from(member)].key == key)
+}
+
+/// What the body holds at one node of the tree.
+#[derive(Clone, Debug, Default, PartialEq)]
+enum Slot<'a> {
+    #[default]
+    Absent,
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    /// An object whose members of interest are in their own slots.
+    Object,
+    /// An array where an object was expected; its items are skipped.
+    Array,
+    /// A container where a scalar was expected, kept whole for display and equality.
+    Whole(Box<Value>),
+}
+
+/// The members of one AdmissionReview that the webhook reads.
+pub struct PrunedReview<'a> {
+    slots: Vec<Slot<'a>>,
+}
+
 /// The review in `body`, with only what the webhook reads. Fails where
 /// `serde_json::from_slice::<Value>` fails (invalid JSON or UTF-8, trailing bytes,
 /// nesting past serde_json's recursion limit), except inside members that are skipped:
 /// there deep nesting is skipped without recursion, and escapes are not decoded (a lone
 /// surrogate, which no API server sends, is not an error).
-pub fn review_from_slice(body: &[u8]) -> Result<Value, serde_json::Error> {
+pub fn review_from_slice(body: &[u8]) -> Result<PrunedReview<'_>, serde_json::Error> {
     // Skipped strings are not decoded, so the body's UTF-8 is checked here, whole.
     let text = std::str::from_utf8(body).map_err(|e| {
         <serde_json::Error as de::Error>::custom(format_args!(
@@ -118,85 +189,261 @@ pub fn review_from_slice(body: &[u8]) -> Result<Value, serde_json::Error> {
             e.valid_up_to()
         ))
     })?;
+    let mut slots = vec![Slot::Absent; TREE.len()];
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = Pruned(&REVIEW).deserialize(&mut deserializer)?;
+    Fill {
+        slots: &mut slots,
+        id: 0,
+    }
+    .deserialize(&mut deserializer)?;
     deserializer.end()?;
-    Ok(value)
+    Ok(PrunedReview { slots })
 }
 
-struct Pruned(&'static Interest);
-
-impl<'de> DeserializeSeed<'de> for Pruned {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        match self.0 {
-            All => serde::Deserialize::deserialize(deserializer),
-            Members(members) => deserializer.deserialize_any(MembersVisitor(members)),
+impl PrunedReview<'_> {
+    /// The review itself.
+    pub fn root(&self) -> Pruned<'_> {
+        Pruned {
+            slots: &self.slots,
+            id: 0,
         }
     }
 }
 
-struct MembersVisitor(&'static [(&'static str, Interest)]);
+/// A handle on one member of a [`PrunedReview`], read by the rules as [`Json`].
+#[derive(Clone, Copy)]
+pub struct Pruned<'v> {
+    slots: &'v [Slot<'v>],
+    id: u16,
+}
 
-impl<'de> Visitor<'de> for MembersVisitor {
-    type Value = Value;
+impl<'v> Pruned<'v> {
+    fn slot(self) -> &'v Slot<'v> {
+        &self.slots[usize::from(self.id)]
+    }
+
+    fn at(self, id: u16) -> Option<Self> {
+        let found = Pruned { id, ..self };
+        (*found.slot() != Slot::Absent).then_some(found)
+    }
+}
+
+impl Pruned<'_> {
+    /// What was kept, as a `Value`: what a full parse would give with the members the
+    /// webhook does not read removed (and arrays where objects were expected emptied).
+    pub fn to_value(self) -> Value {
+        match self.slot() {
+            Slot::Absent | Slot::Null => Value::Null,
+            Slot::Bool(b) => Value::Bool(*b),
+            Slot::Number(n) => Value::Number(n.clone()),
+            Slot::String(s) => Value::String(s.to_string()),
+            Slot::Array => Value::Array(Vec::new()),
+            Slot::Whole(value) => (**value).clone(),
+            Slot::Object => Value::Object(
+                TREE[usize::from(self.id)]
+                    .members
+                    .iter()
+                    .flatten()
+                    .filter_map(|&id| self.at(id))
+                    .map(|member| {
+                        (
+                            TREE[usize::from(member.id)].key.to_owned(),
+                            member.to_value(),
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Pruned<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.slot().fmt(f)
+    }
+}
+
+impl<'v> Json<'v> for Pruned<'v> {
+    fn get(self, key: &str) -> Option<Self> {
+        if *self.slot() != Slot::Object {
+            return None;
+        }
+        let Some(id) = child(self.id, key) else {
+            // The rules read only what the tree keeps: a miss here is a bug in REVIEW.
+            debug_assert!(false, "member {key:?} is read but not kept by the parse");
+            return None;
+        };
+        self.at(id)
+    }
+
+    fn as_str(self) -> Option<&'v str> {
+        match self.slot() {
+            Slot::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn is_null(self) -> bool {
+        *self.slot() == Slot::Null
+    }
+
+    fn is_object(self) -> bool {
+        match self.slot() {
+            Slot::Object => true,
+            Slot::Whole(value) => value.is_object(),
+            _ => false,
+        }
+    }
+
+    fn display(self) -> String {
+        match self.slot() {
+            Slot::Absent | Slot::Null => "null".to_owned(),
+            Slot::Bool(b) => b.to_string(),
+            Slot::Number(n) => n.to_string(),
+            Slot::String(s) => quote(s),
+            Slot::Object => "\"object\"".to_owned(),
+            Slot::Array => "\"array\"".to_owned(),
+            Slot::Whole(value) => display_value(value),
+        }
+    }
+
+    fn same(self, other: Self) -> bool {
+        match (self.slot(), other.slot()) {
+            // Objects read member by member: the same as far as the rules read them.
+            (Slot::Object, Slot::Object) => {
+                let members = TREE[usize::from(self.id)].members.as_deref();
+                let other_members = TREE[usize::from(other.id)].members.as_deref();
+                members.zip(other_members).is_some_and(|(a, b)| {
+                    a.len() == b.len()
+                        && a.iter()
+                            .zip(b)
+                            .all(|(&a, &b)| match (self.at(a), other.at(b)) {
+                                (None, None) => true,
+                                (Some(a), Some(b)) => a.same(b),
+                                _ => false,
+                            })
+                })
+            }
+            // Their items were skipped unread.
+            (Slot::Array, Slot::Array) => false,
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// Fills the slots of node `id` (and its members') from one JSON value.
+struct Fill<'s, 'a> {
+    slots: &'s mut [Slot<'a>],
+    id: u16,
+}
+
+impl Fill<'_, '_> {
+    /// A member seen twice replaces the first whole, as in a parsed `Value`.
+    fn clear(&mut self, id: u16) {
+        let slot = &mut self.slots[usize::from(id)];
+        if *slot == Slot::Absent {
+            return;
+        }
+        *slot = Slot::Absent;
+        for &member in TREE[usize::from(id)].members.as_deref().unwrap_or_default() {
+            self.clear(member);
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Fill<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Fill<'_, 'de> {
+    fn set<E>(self, slot: Slot<'de>) -> Result<(), E> {
+        self.slots[usize::from(self.id)] = slot;
+        Ok(())
+    }
+
+    fn is_read_whole(&self) -> bool {
+        TREE[usize::from(self.id)].members.is_none()
+    }
+}
+
+impl<'de> Visitor<'de> for Fill<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut kept = Map::new();
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        if self.is_read_whole() {
+            let value = Value::deserialize(MapAccessDeserializer::new(map))?;
+            return self.set(Slot::Whole(Box::new(value)));
+        }
+        self.slots[usize::from(self.id)] = Slot::Object;
         while let Some(Key(key)) = map.next_key()? {
-            match self.0.iter().find(|(name, _)| *name == key) {
-                Some((name, interest)) => {
-                    let value = map.next_value_seed(Pruned(interest))?;
-                    kept.insert((*name).to_owned(), value);
+            match child(self.id, &key) {
+                Some(member) => {
+                    self.clear(member);
+                    map.next_value_seed(Fill {
+                        slots: &mut *self.slots,
+                        id: member,
+                    })?;
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Value::Object(kept))
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.is_read_whole() {
+            let value = Value::deserialize(SeqAccessDeserializer::new(seq))?;
+            return self.set(Slot::Whole(Box::new(value)));
+        }
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Value::Array(Vec::new()))
+        self.set(Slot::Array)
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.set(Slot::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.set(Slot::Number(v.into()))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.set(Slot::Number(v.into()))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        // JSON has no NaN or infinity; serde_json's `Value` makes the same null of one.
+        self.set(Number::from_f64(v).map_or(Slot::Null, Slot::Number))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.set(Slot::String(Cow::Borrowed(v)))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.set(Slot::String(Cow::Owned(v.to_owned())))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_string<E>(self, v: String) -> Result<(), E> {
+        self.set(Slot::String(Cow::Owned(v)))
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.set(Slot::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.set(Slot::Null)
     }
 }
 
@@ -253,7 +500,10 @@ mod tests {
                 "oldObject": null
             }
         });
-        let pruned = review_from_slice(body.to_string().as_bytes()).unwrap();
+        let pruned = review_from_slice(body.to_string().as_bytes())
+            .unwrap()
+            .root()
+            .to_value();
         assert_eq!(
             pruned,
             json!({
@@ -279,13 +529,13 @@ mod tests {
     fn types_on_the_paths_are_kept() {
         let body = br#"{"request": {"object": {"spec": [1, 2], "metadata": "x"}, "oldObject": 7, "uid": {"a": 1}}}"#;
         assert_eq!(
-            review_from_slice(body).unwrap(),
+            review_from_slice(body).unwrap().root().to_value(),
             json!({"request": {"object": {"spec": [], "metadata": "x"}, "oldObject": 7, "uid": {"a": 1}}})
         );
         // Escaped member names are matched after unescaping, as serde_json reads them.
         let body = br#"{"request": {"u\u0069d": "escaped"}}"#;
         assert_eq!(
-            review_from_slice(body).unwrap()["request"]["uid"],
+            review_from_slice(body).unwrap().root().to_value()["request"]["uid"],
             "escaped"
         );
     }
@@ -322,7 +572,10 @@ mod tests {
             "]".repeat(100_000)
         );
         assert_eq!(
-            review_from_slice(skipped.as_bytes()).unwrap(),
+            review_from_slice(skipped.as_bytes())
+                .unwrap()
+                .root()
+                .to_value(),
             json!({"request": {}})
         );
     }

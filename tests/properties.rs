@@ -11,7 +11,9 @@
 //!   base64 of a JSON Patch that applies to the sent object and changes nothing but
 //!   `networkInterfaceType`, to a canonical value; every warning is single-line and at
 //!   most 256 characters;
-//! - another kind's review, and a DELETE or CONNECT of ours, is allowed untouched.
+//! - another kind's review, and a DELETE or CONNECT of ours, is allowed untouched;
+//! - the rules decide the same on the pruned parse the server answers from as on a full
+//!   `serde_json::Value` of the same body.
 //!
 //! More than 100,000 cases per run in all (see `CASES_*`), each answered by both
 //! endpoints. Failures are not persisted to files; a failure names the minimal input
@@ -22,7 +24,10 @@ mod common;
 use base64::Engine;
 use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, Endpoint};
 use machine_efa_webhook::capabilities::CapabilityStore;
-use machine_efa_webhook::core::{InterfaceType, Policy, Spelling, TargetKind, UnknownInstanceType};
+use machine_efa_webhook::core::{
+    self, InterfaceType, Json, Operation, Policy, Spelling, TargetKind, UnknownInstanceType,
+};
+use machine_efa_webhook::pruned;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::string::string_regex;
@@ -181,6 +186,7 @@ fn check_sent(body: &[u8], sent: Option<&Value>, policy: &Policy) -> Result<(), 
             }
             (Ok(answer), Some(uid)) => {
                 let request = &sent.unwrap()["request"];
+                decides_as_a_full_parse(body, policy)?;
                 check_answer(endpoint, policy, request, uid, &answer).map_err(|e| {
                     TestCaseError::fail(format!(
                         "{endpoint:?}: {e}\nanswer: {}\nbody: {}",
@@ -191,6 +197,61 @@ fn check_sent(body: &[u8], sent: Option<&Value>, policy: &Policy) -> Result<(), 
             }
         }
     }
+    Ok(())
+}
+
+/// The rules read the pruned parse (what the server answers from) exactly as they read
+/// the full `Value` of the same body: the same decision from both, on both endpoints.
+fn decides_as_a_full_parse(body: &[u8], policy: &Policy) -> Result<(), TestCaseError> {
+    // The body parsed, not the `Value` it was written from: floats need not round-trip.
+    let Ok(full) = serde_json::from_slice::<Value>(body) else {
+        return Ok(());
+    };
+    let request = &full["request"];
+    let operation = match request["operation"].as_str() {
+        Some("CREATE") => Operation::Create,
+        Some("UPDATE") => Operation::Update,
+        Some("DELETE") => Operation::Delete,
+        Some("CONNECT") => Operation::Connect,
+        _ => return Ok(()),
+    };
+    let kind = &request["kind"];
+    let gvk = (
+        kind["group"].as_str(),
+        kind["version"].as_str(),
+        kind["kind"].as_str(),
+    );
+    let (Some(group), Some(version), Some(kind)) = gvk else {
+        return Ok(());
+    };
+    let lean = pruned::review_from_slice(body).unwrap();
+    let lean = lean.root().get("request").unwrap();
+    let full_request = core::Request {
+        group,
+        version,
+        kind,
+        operation,
+        object: request.present("object"),
+        old_object: request.present("oldObject"),
+        cluster_region: None,
+    };
+    let lean_request = core::Request {
+        group,
+        version,
+        kind,
+        operation,
+        object: lean.present("object"),
+        old_object: lean.present("oldObject"),
+        cluster_region: None,
+    };
+    prop_assert_eq!(
+        core::mutate(&full_request, policy),
+        core::mutate(&lean_request, policy)
+    );
+    prop_assert_eq!(
+        core::validate(&full_request, policy, &STORE.view()),
+        core::validate(&lean_request, policy, &STORE.view())
+    );
     Ok(())
 }
 

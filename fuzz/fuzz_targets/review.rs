@@ -38,7 +38,7 @@ fn sent_uid(data: &[u8]) -> Option<String> {
                 .iter()
                 .any(|what| e.to_string().contains(what)) =>
         {
-            pruned::review_from_slice(data).ok()?
+            pruned::review_from_slice(data).ok()?.root().to_value()
         }
         Err(_) => return None,
     };

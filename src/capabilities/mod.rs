@@ -87,7 +87,6 @@ impl CapabilityStore {
             for (name, info) in &data.instance_types {
                 next.instance_types.insert(name.clone(), info.clone());
             }
-            next.reindex();
             next.regions.insert(
                 region.to_owned(),
                 RegionOfferings {
@@ -95,6 +94,7 @@ impl CapabilityStore {
                     provenance: provenance.clone(),
                 },
             );
+            next.reindex();
             next
         });
     }

@@ -65,19 +65,24 @@ pub struct RegionOfferings {
 pub struct CapabilityTable {
     pub instance_types: HashMap<String, InstanceTypeInfo>,
     pub regions: HashMap<String, RegionOfferings>,
-    /// Derived from `instance_types` by [`CapabilityTable::new`] and
+    /// Derived from `instance_types` and `regions` by [`CapabilityTable::new`] and
     /// [`CapabilityTable::reindex`].
     efa_index: EfaIndex,
 }
 
 /// The EFA-capable types, ready for ranking: sorted by name, with their family, series
-/// and size interned as numbers so that ranking compares no strings.
+/// and size interned as numbers, and which of them each region offers, so that ranking
+/// compares no strings and looks nothing up per candidate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EfaIndex {
     types: Vec<EfaType>,
     families: HashMap<String, u32>,
     series: HashMap<String, u32>,
     sizes: HashMap<String, u32>,
+    /// The distinct vCPU counts of `types`: a ranking computes one distance per count.
+    vcpu_counts: Vec<u32>,
+    /// Per region, whether it offers each of `types`.
+    offered: HashMap<String, Vec<bool>>,
 }
 
 /// An EFA-capable instance type with the parts suggestions are ranked by.
@@ -91,6 +96,10 @@ struct EfaType {
     series: u32,
     /// `24xlarge`.
     size: u32,
+    /// The first letter of the name, kept here so that ranking reads no string.
+    letter: u8,
+    /// Where `vcpus` is in [`EfaIndex::vcpu_counts`].
+    vcpu_count: usize,
 }
 
 /// The parts of an instance type's name that ranking compares: `m5dn.24xlarge` →
@@ -101,7 +110,10 @@ fn name_parts(name: &str) -> (&str, &str, &str) {
 }
 
 impl EfaIndex {
-    fn new(instance_types: &HashMap<String, InstanceTypeInfo>) -> Self {
+    fn new(
+        instance_types: &HashMap<String, InstanceTypeInfo>,
+        regions: &HashMap<String, RegionOfferings>,
+    ) -> Self {
         fn intern(ids: &mut HashMap<String, u32>, part: &str) -> u32 {
             let next = ids.len() as u32;
             *ids.entry(part.to_owned()).or_insert(next)
@@ -112,7 +124,13 @@ impl EfaIndex {
             .collect();
         // In name order, so that equal tables intern equal ids.
         efa.sort_by_key(|(name, _)| *name);
-        let mut index = EfaIndex::default();
+        let mut vcpu_counts: Vec<u32> = efa.iter().map(|(_, info)| info.vcpus).collect();
+        vcpu_counts.sort_unstable();
+        vcpu_counts.dedup();
+        let mut index = EfaIndex {
+            vcpu_counts,
+            ..EfaIndex::default()
+        };
         for (name, info) in efa {
             let (family, series, size) = name_parts(name);
             let efa_type = EfaType {
@@ -121,9 +139,22 @@ impl EfaIndex {
                 family: intern(&mut index.families, family),
                 series: intern(&mut index.series, series),
                 size: intern(&mut index.sizes, size),
+                letter: name.as_bytes().first().copied().unwrap_or(0),
+                vcpu_count: index.vcpu_counts.binary_search(&info.vcpus).unwrap_or(0),
             };
             index.types.push(efa_type);
         }
+        index.offered = regions
+            .iter()
+            .map(|(region, offerings)| {
+                let offered = index
+                    .types
+                    .iter()
+                    .map(|t| offerings.offered.contains(&t.name))
+                    .collect();
+                (region.clone(), offered)
+            })
+            .collect();
         index
     }
 }
@@ -142,9 +173,10 @@ impl CapabilityTable {
         table
     }
 
-    /// Rebuilds what is derived from `instance_types`; call after changing it.
+    /// Rebuilds what is derived from `instance_types` and the regions' offerings; call
+    /// after changing them.
     pub fn reindex(&mut self) {
-        self.efa_index = EfaIndex::new(&self.instance_types);
+        self.efa_index = EfaIndex::new(&self.instance_types, &self.regions);
     }
 }
 
@@ -193,17 +225,34 @@ fn series(family: &str) -> &str {
     &family[..end]
 }
 
-/// Up to `limit` EFA-capable types offered in `offerings`, closest to `wanted` first:
+/// Up to `limit` EFA-capable types offered in `region`, closest to `wanted` first:
 /// same family, then same series (m5 for m5dn), then same letter; within that the same
 /// size, then the nearest vCPU count; then by name.
 pub fn efa_alternatives<'a>(
     table: &'a dyn CapabilityLookup,
-    offerings: &RegionOfferings,
+    region: &str,
     wanted: &str,
     limit: usize,
 ) -> Vec<&'a str> {
     let index = table.efa_index();
+    let Some(offered) = index.offered.get(region) else {
+        return Vec::new();
+    };
     let wanted_vcpus = table.instance_type(wanted).map_or(0, |t| t.vcpus);
+    // Distance in vCPUs as a ratio, scaled to an integer so the key is totally ordered;
+    // one per distinct count, not one division per candidate.
+    let vcpu_distances: Vec<u64> = index
+        .vcpu_counts
+        .iter()
+        .map(|&vcpus| {
+            if wanted_vcpus > 0 && vcpus > 0 {
+                let (lo, hi) = (wanted_vcpus.min(vcpus), wanted_vcpus.max(vcpus));
+                u64::from(hi) * 1000 / u64::from(lo)
+            } else {
+                u64::MAX
+            }
+        })
+        .collect();
     let (family, series, size) = name_parts(wanted);
     // A part no EFA-capable type shares matches nothing.
     let id = |ids: &HashMap<String, u32>, part: &str| ids.get(part).copied().unwrap_or(u32::MAX);
@@ -212,41 +261,30 @@ pub fn efa_alternatives<'a>(
         id(&index.series, series),
         id(&index.sizes, size),
     );
-    let letter = wanted.as_bytes().first();
+    let letter = wanted.as_bytes().first().copied();
     // The closest `limit`, kept sorted while scanning: no list of every candidate. The
     // scan is in name order, so a candidate ranked equal to the last kept one has the
     // later name and loses: the names never need comparing.
     let mut closest: Vec<((u8, u8, u64), &str)> = Vec::with_capacity(limit + 1);
-    for candidate in &index.types {
+    for (candidate, &offered) in index.types.iter().zip(offered) {
         if limit == 0 {
             break;
+        }
+        if !offered {
+            continue;
         }
         let family_rank = if candidate.family == family {
             0
         } else if candidate.series == series {
             1
-        } else if candidate.name.as_bytes().first() == letter {
+        } else if Some(candidate.letter) == letter {
             2
         } else {
             3
         };
         let size_rank = u8::from(candidate.size != size);
-        // Distance in vCPUs as a ratio, scaled to an integer so the key is totally ordered.
-        let vcpu_distance = if wanted_vcpus > 0 && candidate.vcpus > 0 {
-            let (lo, hi) = (
-                wanted_vcpus.min(candidate.vcpus),
-                wanted_vcpus.max(candidate.vcpus),
-            );
-            u64::from(hi) * 1000 / u64::from(lo)
-        } else {
-            u64::MAX
-        };
-        let rank = (family_rank, size_rank, vcpu_distance);
+        let rank = (family_rank, size_rank, vcpu_distances[candidate.vcpu_count]);
         if closest.len() == limit && rank >= closest[limit - 1].0 {
-            continue;
-        }
-        // Offered last: the set lookup costs more than the ranking.
-        if !offerings.offered.contains(&candidate.name) {
             continue;
         }
         let at = closest.partition_point(|(kept, _)| *kept <= rank);

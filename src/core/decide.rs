@@ -1,7 +1,8 @@
 //! The rules of both endpoints.
 
 use super::capability::{CapabilityLookup, efa_alternatives};
-use super::field_error::{FieldError, FieldPath, display_value, quote};
+use super::field_error::{FieldError, FieldPath, quote};
+use super::json::Json;
 use super::object::{self, ProviderConfig, TargetKind, find_provider_config, optional_string};
 use super::spelling::{InterfaceType, Reading, Spelling};
 use super::{
@@ -18,16 +19,16 @@ const INSTANCE_TYPE: &str = "instanceType";
 
 /// An AWS machine or machine template under CREATE or UPDATE: what both endpoints
 /// decide on.
-struct Subject<'a> {
+struct Subject<J> {
     kind: TargetKind,
-    object: &'a Value,
-    config: ProviderConfig<'a>,
+    object: J,
+    config: ProviderConfig<J>,
     /// Cluster API's enum is `interface`/`efa` whatever the Machine API spelling.
     spelling: Spelling,
 }
 
 /// The subject of `req`, or the whole answer when there is nothing to decide.
-fn subject<'a>(req: &Request<'a>, policy: &Policy) -> Result<Subject<'a>, Decision> {
+fn subject<'a, J: Json<'a>>(req: &Request<'_, J>, policy: &Policy) -> Result<Subject<J>, Decision> {
     let Some(kind) = TargetKind::from_gvk(req.group, req.version, req.kind) else {
         return Err(Decision::default());
     };
@@ -74,24 +75,26 @@ fn subject<'a>(req: &Request<'a>, policy: &Policy) -> Result<Subject<'a>, Decisi
 
 /// `networkInterfaceType` as given, before any spelling is applied.
 #[derive(Clone, Copy)]
-enum GivenInterface<'a> {
+enum GivenInterface<'a, J> {
     /// Absent, null or empty: the platform default applies.
     Unset,
     Text(&'a str),
-    WrongType(&'a Value),
+    WrongType(J),
 }
 
-fn given_interface<'a>(config: &ProviderConfig<'a>) -> GivenInterface<'a> {
+fn given_interface<'a, J: Json<'a>>(config: &ProviderConfig<J>) -> GivenInterface<'a, J> {
     match config.network_interface_type {
         None => GivenInterface::Unset,
-        Some(Value::String(text)) if text.is_empty() => GivenInterface::Unset,
-        Some(Value::String(text)) => GivenInterface::Text(text),
-        Some(other) => GivenInterface::WrongType(other),
+        Some(value) => match value.as_str() {
+            Some("") => GivenInterface::Unset,
+            Some(text) => GivenInterface::Text(text),
+            None => GivenInterface::WrongType(value),
+        },
     }
 }
 
 /// `/mutate`: default an absent value on CREATE, normalise an alias on CREATE and UPDATE.
-pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
+pub fn mutate<'a, J: Json<'a>>(req: &Request<'_, J>, policy: &Policy) -> Decision {
     let subject = match subject(req, policy) {
         Ok(subject) => subject,
         Err(decision) => return decision,
@@ -132,8 +135,8 @@ pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
 }
 
 /// `/validate`: the enum, the EFA capability check and the advice, with ratcheting.
-pub fn validate(
-    req: &Request<'_>,
+pub fn validate<'a, J: Json<'a>>(
+    req: &Request<'_, J>,
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
 ) -> Decision {
@@ -163,41 +166,64 @@ pub fn validate(
 
 /// What ratcheting compares: the interface by meaning (the mutating hook may have
 /// rewritten an alias stored before), everything else as given.
-#[derive(PartialEq)]
-enum InterfaceKey<'a> {
+enum InterfaceKey<J> {
     Unset,
     Meaning(InterfaceType),
-    Raw(&'a Value),
+    Raw(J),
 }
 
-fn interface_key<'a>(config: &ProviderConfig<'a>, spelling: Spelling) -> InterfaceKey<'a> {
+impl<'a, J: Json<'a>> InterfaceKey<J> {
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (InterfaceKey::Unset, InterfaceKey::Unset) => true,
+            (InterfaceKey::Meaning(a), InterfaceKey::Meaning(b)) => a == b,
+            (InterfaceKey::Raw(a), InterfaceKey::Raw(b)) => a.same(*b),
+            _ => false,
+        }
+    }
+}
+
+fn interface_key<'a, J: Json<'a>>(
+    config: &ProviderConfig<J>,
+    spelling: Spelling,
+) -> InterfaceKey<J> {
     match given_interface(config) {
         GivenInterface::Unset => InterfaceKey::Unset,
         GivenInterface::Text(text) => match spelling.read(text) {
             Reading::Canonical(meaning) | Reading::Alias(meaning) => InterfaceKey::Meaning(meaning),
-            Reading::Unknown => {
-                InterfaceKey::Raw(config.network_interface_type.unwrap_or(&Value::Null))
-            }
+            Reading::Unknown => match config.network_interface_type {
+                Some(raw) => InterfaceKey::Raw(raw),
+                None => InterfaceKey::Unset,
+            },
         },
         GivenInterface::WrongType(value) => InterfaceKey::Raw(value),
     }
 }
 
-fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>) -> bool {
+/// Both absent, or the same value.
+fn same_field<'a, J: Json<'a>>(old: Option<J>, new: Option<J>) -> bool {
+    match (old, new) {
+        (None, None) => true,
+        (Some(old), Some(new)) => old.same(new),
+        _ => false,
+    }
+}
+
+fn unchanged_by_update<'a, J: Json<'a>>(req: &Request<'_, J>, subject: &Subject<J>) -> bool {
     let new = &subject.config;
     let spelling = subject.spelling;
     req.old_object
         .and_then(|old| find_provider_config(old, subject.kind).ok().flatten())
         .is_some_and(|old| {
-            interface_key(&old, spelling) == interface_key(new, spelling)
-                && old.instance_type == new.instance_type
-                && old.region == new.region
+            interface_key(&old, spelling).same(&interface_key(new, spelling))
+                && same_field(old.instance_type, new.instance_type)
+                && same_field(old.region, new.region)
         })
 }
 
-fn check(
-    subject: &Subject<'_>,
-    req: &Request<'_>,
+fn check<'a, J: Json<'a>>(
+    subject: &Subject<J>,
+    req: &Request<'_, J>,
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
     decision: &mut Decision,
@@ -294,9 +320,9 @@ fn check(
 
 /// The region of an object that names none: for Cluster API its AWSCluster's, when
 /// known; else the webhook's own, said in a warning where it is a guess.
-fn default_region<'a>(
-    subject: &Subject<'_>,
-    req: &Request<'a>,
+fn default_region<'a, 'v, J: Json<'v>>(
+    subject: &Subject<J>,
+    req: &Request<'a, J>,
     policy: &'a Policy,
     warnings: &mut Vec<String>,
 ) -> &'a str {
@@ -325,14 +351,14 @@ fn default_region<'a>(
 
 /// Whether the object asks for capability denials to be warnings; a value other than
 /// `"true"` is said, not guessed at.
-fn skip_capability_check(object: &Value, warnings: &mut Vec<String>) -> bool {
+fn skip_capability_check<'a, J: Json<'a>>(object: J, warnings: &mut Vec<String>) -> bool {
     match object::annotation(object, SKIP_CAPABILITY_CHECK_ANNOTATION) {
         None => false,
-        Some(Value::String(value)) if value == "true" => true,
+        Some(value) if value.as_str() == Some("true") => true,
         Some(other) => {
             warnings.push(format!(
                 "annotation {SKIP_CAPABILITY_CHECK_ANNOTATION} is {}: only \"true\" skips the capability check",
-                quote(&display_value(other))
+                quote(&other.display())
             ));
             false
         }
@@ -373,7 +399,7 @@ fn check_efa_instance_type(
     match info {
         Some(info) if !info.efa_supported => {
             let alternatives =
-                efa_alternatives(capabilities, offerings, instance_type, MAX_ALTERNATIVES);
+                efa_alternatives(capabilities, region, instance_type, MAX_ALTERNATIVES);
             let hint = if alternatives.is_empty() {
                 format!("no EFA-capable type is offered in {region}")
             } else {

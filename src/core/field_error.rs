@@ -1,6 +1,6 @@
 //! Field errors that read like the Kubernetes API server's (`<path>: <Type>: <detail>`).
 
-use serde_json::Value;
+use super::json::Json;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -93,11 +93,11 @@ impl FieldError {
         )
     }
 
-    pub fn invalid(path: FieldPath, value: &Value, detail: impl Into<String>) -> Self {
+    pub fn invalid<'a>(path: FieldPath, value: impl Json<'a>, detail: impl Into<String>) -> Self {
         Self::new(
             path,
             FieldErrorKind::Invalid {
-                value: display_value(value),
+                value: value.display(),
                 detail: detail.into(),
             },
         )
@@ -205,19 +205,6 @@ pub fn bounded_warning(warning: String) -> String {
     let mut cut: String = warning.chars().take(MAX_WARNING_CHARS - 3).collect();
     cut.push_str("...");
     cut
-}
-
-/// Renders a JSON value the way the API server prints an invalid value: scalars as
-/// themselves, containers by their type so that whole objects are never echoed.
-pub fn display_value(value: &Value) -> String {
-    match value {
-        Value::String(s) => quote(s),
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(_) => "\"array\"".to_owned(),
-        Value::Object(_) => "\"object\"".to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod capability;
 mod decide;
 pub mod field_error;
+pub mod json;
 pub mod object;
 pub mod spelling;
 
@@ -13,6 +14,7 @@ pub use capability::{
 };
 pub use decide::{mutate, validate};
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};
+pub use json::Json;
 pub use object::TargetKind;
 pub use spelling::{InterfaceType, Spelling};
 
@@ -47,15 +49,16 @@ pub struct Policy {
     pub default_region: String,
 }
 
-/// The parts of an AdmissionRequest the decision reads.
+/// The parts of an AdmissionRequest the decision reads. The objects are any [`Json`]:
+/// `&Value` by default.
 #[derive(Clone, Copy, Debug)]
-pub struct Request<'a> {
+pub struct Request<'a, J = &'a Value> {
     pub group: &'a str,
     pub version: &'a str,
     pub kind: &'a str,
     pub operation: Operation,
-    pub object: Option<&'a Value>,
-    pub old_object: Option<&'a Value>,
+    pub object: Option<J>,
+    pub old_object: Option<J>,
     /// Cluster API only: the region of the owning AWSCluster, when it is known.
     pub cluster_region: Option<&'a str>,
 }
