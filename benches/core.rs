@@ -126,7 +126,7 @@ fn benches(c: &mut Criterion) {
         .with_ansi(false)
         .with_writer(std::io::sink)
         .json()
-        .flatten_event(true)
+        .event_format(machine_efa_webhook::logformat::JsonLines)
         .finish();
     tracing::subscriber::with_default(logging, || {
         for (label, file, endpoint) in CASES {

@@ -5,11 +5,10 @@
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
 use crate::core::{self, Decision, FieldError, FieldPath, Json, Operation, Policy, TargetKind};
+use crate::logformat::{write_json_display, write_json_str};
 use crate::pruned::Pruned;
 use base64::Engine;
-use kube_core::Status;
-use kube_core::admission::AdmissionResponse;
-use kube_core::response::{StatusDetails, StatusSummary};
+use std::fmt;
 use std::time::{Duration, Instant};
 
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
@@ -219,7 +218,7 @@ pub fn answer(
     let outcome = outcome(&decision);
     let capability_check_skipped = decision.capability_check_skipped;
     let errors: Vec<RenderedError> = decision.errors.iter().map(RenderedError::new).collect();
-    let body = encode(envelope.uid, decision, &errors);
+    let body = encode(envelope.uid, &decision, &errors);
     let duration = started.elapsed();
     log_decision(
         endpoint,
@@ -300,9 +299,7 @@ fn log_decision(
         operation = operation_label(envelope.operation),
         decision = outcome,
         duration_us = duration.as_micros() as u64,
-        // JSON's escaping reads like `Debug`'s here and costs a fraction of it.
-        errors = %serde_json::to_string(&errors.iter().map(|e| &e.full).collect::<Vec<_>>())
-            .unwrap_or_default(),
+        errors = %ErrorList(errors),
         "admission"
     );
     if capability_check_skipped {
@@ -317,116 +314,137 @@ fn log_decision(
     }
 }
 
+/// The errors as a JSON array of strings (JSON's escaping reads like `Debug`'s here and
+/// costs a fraction of it), written as the log line is.
+struct ErrorList<'a>(&'a [RenderedError]);
+
+impl fmt::Display for ErrorList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write_json_display(f, error)?;
+        }
+        f.write_str("]")
+    }
+}
+
 /// A field error as the answer and the log line state it, rendered once.
 struct RenderedError {
     field: String,
     reason: &'static str,
     /// The error without its path: a cause's message.
     body: String,
-    /// `field: body`, as Kubernetes prints a field error.
-    full: String,
 }
 
 impl RenderedError {
     fn new(error: &FieldError) -> Self {
-        let field = error.path.to_string();
-        let body = error.body();
         RenderedError {
-            full: format!("{field}: {body}"),
-            field,
+            field: error.path.to_string(),
             reason: error.cause_reason(),
-            body,
+            body: error.body(),
         }
     }
 }
 
-/// The response AdmissionReview for `decision`, whose errors are `errors`.
-fn encode(uid: &str, decision: Decision, errors: &[RenderedError]) -> Vec<u8> {
-    // `invalid` is kube-core's only constructor that needs no typed request; every
-    // field it sets is overwritten below.
-    let mut response = AdmissionResponse::invalid("");
-    response.uid = uid.to_owned();
-    response.allowed = decision.allowed();
-    response.result = if decision.allowed() {
-        Status::default()
-    } else {
-        denial_status(errors)
-    };
-    if !decision.warnings.is_empty() {
-        response.warnings = Some(decision.warnings);
+/// `field: body`, as Kubernetes prints a field error.
+impl fmt::Display for RenderedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.body)
     }
-    let mut patch = None;
-    if response.allowed && !decision.patch.0.is_empty() {
-        response = response
-            .with_patch(decision.patch)
-            .expect("a JSON patch always serialises");
-        // The API server wants `patch` as base64 (a Go []byte); kube-core writes an array
-        // of numbers (kube-rs/kube#1781), so the field is written here instead.
-        patch = response
-            .patch
-            .take()
-            .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
+}
+
+/// The message of a denial: the one error, or all of them as the API server lists
+/// several.
+struct DenialMessage<'a>(&'a [RenderedError]);
+
+impl fmt::Display for DenialMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [one] => one.fmt(f),
+            many => {
+                f.write_str("[")?;
+                for (i, error) in many.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    error.fmt(f)?;
+                }
+                f.write_str("]")
+            }
+        }
     }
-    // Serialised straight to bytes: no intermediate JSON tree.
-    serde_json::to_vec(&ReviewOut {
-        api_version: ADMISSION_API_VERSION,
-        kind: "AdmissionReview",
-        response: ResponseOut {
-            response: &response,
-            patch,
-        },
-    })
-    .expect("an AdmissionReview always serialises")
 }
 
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReviewOut<'a> {
-    api_version: &'static str,
-    kind: &'static str,
-    response: ResponseOut<'a>,
-}
-
-#[derive(serde::Serialize)]
-struct ResponseOut<'a> {
-    #[serde(flatten)]
-    response: &'a AdmissionResponse,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<String>,
-}
-
-/// 403 Forbidden, as OpenShift's machine webhooks answer, so that kubectl names the
-/// webhook that refused; one cause per field error.
-fn denial_status(errors: &[RenderedError]) -> Status {
-    let message = match errors {
-        [one] => one.full.clone(),
-        many => format!(
-            "[{}]",
-            many.iter()
-                .map(|e| e.full.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut status = Status::failure(&message, "Forbidden");
-    status.status = Some(StatusSummary::Failure);
-    status.code = 403;
-    status.details = Some(StatusDetails {
-        name: String::new(),
-        group: String::new(),
-        kind: String::new(),
-        uid: String::new(),
-        causes: errors
-            .iter()
-            .map(|e| kube_core::response::StatusCause {
-                reason: e.reason.to_owned(),
-                message: e.body.clone(),
-                field: e.field.clone(),
-            })
-            .collect(),
-        retry_after_seconds: 0,
+/// The response AdmissionReview for `decision`, whose errors are `errors`: kube-core's
+/// `AdmissionResponse` as serde writes it (a test holds the two byte for byte), written
+/// straight from the decision. A denial is 403 Forbidden, as OpenShift's machine
+/// webhooks answer, so that kubectl names the webhook that refused, with one cause per
+/// field error.
+fn encode(uid: &str, decision: &Decision, errors: &[RenderedError]) -> Vec<u8> {
+    let patch = (decision.allowed() && !decision.patch.0.is_empty()).then(|| {
+        let patch = serde_json::to_vec(&decision.patch).expect("a JSON patch always serialises");
+        // The API server wants `patch` as base64 (a Go []byte).
+        base64::engine::general_purpose::STANDARD.encode(patch)
     });
-    status
+    let mut out = String::with_capacity(512);
+    // Writing to a String cannot fail.
+    let _ = write_response(&mut out, uid, decision, errors, patch.as_deref());
+    out.into_bytes()
+}
+
+fn write_response(
+    out: &mut String,
+    uid: &str,
+    decision: &Decision,
+    errors: &[RenderedError],
+    patch: Option<&str>,
+) -> fmt::Result {
+    out.push_str(r#"{"apiVersion":""#);
+    out.push_str(ADMISSION_API_VERSION);
+    out.push_str(r#"","kind":"AdmissionReview","response":{"uid":"#);
+    write_json_str(out, uid)?;
+    if decision.allowed() {
+        out.push_str(r#","allowed":true,"status":{}"#);
+    } else {
+        out.push_str(r#","allowed":false,"status":{"status":"Failure","code":403,"message":"#);
+        write_json_display(out, DenialMessage(errors))?;
+        out.push_str(r#","reason":"Forbidden","details":{"causes":["#);
+        for (i, error) in errors.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(r#"{"reason":"#);
+            write_json_str(out, error.reason)?;
+            out.push_str(r#","message":"#);
+            write_json_str(out, &error.body)?;
+            out.push_str(r#","field":"#);
+            write_json_str(out, &error.field)?;
+            out.push('}');
+        }
+        out.push_str("]}}");
+    }
+    if patch.is_some() {
+        out.push_str(r#","patchType":"JSONPatch""#);
+    }
+    if !decision.warnings.is_empty() {
+        out.push_str(r#","warnings":["#);
+        for (i, warning) in decision.warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_json_str(out, warning)?;
+        }
+        out.push(']');
+    }
+    if let Some(patch) = patch {
+        out.push_str(r#","patch":"#);
+        write_json_str(out, patch)?;
+    }
+    out.push_str("}}");
+    Ok(())
 }
 
 /// The JSON body of a 4xx answer.
@@ -437,6 +455,162 @@ pub fn error_body(message: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::Spelling;
+    use json_patch::{AddOperation, PatchOperation};
+    use kube_core::Status;
+    use kube_core::admission::AdmissionResponse;
+    use kube_core::response::{StatusCause, StatusDetails, StatusSummary};
+
+    /// kube-core's `AdmissionResponse` for `decision`, serialised by serde: what
+    /// [`encode`] writes, byte for byte.
+    fn kube_core_encoding(uid: &str, decision: Decision, errors: &[RenderedError]) -> Vec<u8> {
+        let mut response = AdmissionResponse::invalid("");
+        response.uid = uid.to_owned();
+        response.allowed = decision.allowed();
+        response.result = if decision.allowed() {
+            Status::default()
+        } else {
+            let mut status = Status::failure(&DenialMessage(errors).to_string(), "Forbidden");
+            status.status = Some(StatusSummary::Failure);
+            status.code = 403;
+            status.details = Some(StatusDetails {
+                name: String::new(),
+                group: String::new(),
+                kind: String::new(),
+                uid: String::new(),
+                causes: errors
+                    .iter()
+                    .map(|e| StatusCause {
+                        reason: e.reason.to_owned(),
+                        message: e.body.clone(),
+                        field: e.field.clone(),
+                    })
+                    .collect(),
+                retry_after_seconds: 0,
+            });
+            status
+        };
+        if !decision.warnings.is_empty() {
+            response.warnings = Some(decision.warnings);
+        }
+        let mut patch = None;
+        if response.allowed && !decision.patch.0.is_empty() {
+            response = response.with_patch(decision.patch).unwrap();
+            // kube-core writes `patch` as an array of numbers (kube-rs/kube#1781); the
+            // API server wants base64.
+            patch = response
+                .patch
+                .take()
+                .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+        #[derive(serde::Serialize)]
+        struct Review<'a> {
+            #[serde(rename = "apiVersion")]
+            api_version: &'static str,
+            kind: &'static str,
+            response: Response<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct Response<'a> {
+            #[serde(flatten)]
+            response: &'a AdmissionResponse,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            patch: Option<String>,
+        }
+        serde_json::to_vec(&Review {
+            api_version: ADMISSION_API_VERSION,
+            kind: "AdmissionReview",
+            response: Response {
+                response: &response,
+                patch,
+            },
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn answers_are_kube_cores_admission_response_byte_for_byte() {
+        let error = |field: &'static str, value: &str| {
+            FieldError::unsupported(FieldPath::new([field]), value, &["EFA", "ENA"])
+                .with_hint(Some("did you mean \"EFA\"?".into()))
+        };
+        let patch = json_patch::Patch(vec![PatchOperation::Add(AddOperation {
+            path: FieldPath::new(["spec", "networkInterfaceType"]).to_pointer(),
+            value: "ENA".into(),
+        })]);
+        let warning =
+            "EFA on \"p4d.24xlarge\" needs a security group\tthat allows all traffic".to_owned();
+        let decisions = [
+            Decision::default(),
+            Decision {
+                warnings: vec![warning.clone(), "é \u{1} \\".into()],
+                ..Decision::default()
+            },
+            Decision {
+                patch: patch.clone(),
+                warnings: vec![warning.clone()],
+                ..Decision::default()
+            },
+            Decision {
+                errors: vec![error("networkInterfaceType", "efa")],
+                ..Decision::default()
+            },
+            Decision {
+                // A denial carries no patch, but keeps its warnings.
+                patch,
+                errors: vec![error("a", "x\"y"), error("b", "\n")],
+                warnings: vec![warning],
+                ..Decision::default()
+            },
+        ];
+        for uid in ["cdf6c947-b21d-4703-ae6d-29ae24454af8", "q\"uote\\ é"] {
+            for decision in &decisions {
+                let errors: Vec<RenderedError> =
+                    decision.errors.iter().map(RenderedError::new).collect();
+                let ours = encode(uid, decision, &errors);
+                let theirs = kube_core_encoding(uid, decision.clone(), &errors);
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    String::from_utf8(theirs).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_fixture_is_answered_with_a_review_kube_core_reads() {
+        let policy = Policy {
+            spelling: Spelling::OpenShift,
+            unknown_instance_type: crate::core::UnknownInstanceType::Warn,
+            default_region: "us-east-1".into(),
+        };
+        let store = CapabilityStore::fixed(crate::capabilities::snapshot::embedded_table());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let body = std::fs::read(&path).unwrap();
+            for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
+                let answer = review(endpoint, &body, &policy, &store).unwrap();
+                let mut answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+                // kube-core reads `patch` as an array of numbers (kube-rs/kube#1781); the
+                // API server sends and wants base64.
+                if let Some(patch) = answer["response"].as_object_mut().unwrap().remove("patch") {
+                    let patch = base64::engine::general_purpose::STANDARD
+                        .decode(patch.as_str().unwrap())
+                        .unwrap();
+                    serde_json::from_slice::<json_patch::Patch>(&patch).unwrap();
+                }
+                let read: kube_core::admission::AdmissionReview<kube_core::DynamicObject> =
+                    serde_json::from_value(answer).unwrap();
+                let response = read.response.unwrap();
+                let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(response.uid, sent["request"]["uid"], "{}", path.display());
+            }
+        }
+    }
 
     #[test]
     fn logged_values_are_cut_at_a_character_boundary() {

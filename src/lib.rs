@@ -14,6 +14,8 @@ pub mod cluster;
 pub mod core;
 pub mod idle;
 pub mod instance_types;
+pub mod jsontext;
+pub mod logformat;
 pub mod logwriter;
 pub mod manifest;
 pub mod metrics;

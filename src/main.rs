@@ -12,7 +12,7 @@ use machine_efa_webhook::core::{
     CapabilityTable, Policy, SourceKind, Spelling, UnknownInstanceType,
 };
 use machine_efa_webhook::metrics::Metrics;
-use machine_efa_webhook::{certs, cluster, logwriter, server, tls};
+use machine_efa_webhook::{certs, cluster, logformat, logwriter, server, tls};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -340,7 +340,7 @@ fn init_logging(format: LogFormat) -> logwriter::FlushOnDrop {
         .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder.json().event_format(logformat::JsonLines).init(),
     }
     guard
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::RwLock;
 
 /// What the table knows of one instance type. EFA support is a property of the type,
 /// the same in every region; what differs per region is whether the type is offered.
@@ -83,6 +84,61 @@ pub struct EfaIndex {
     vcpu_counts: Vec<u32>,
     /// Per region, whether it offers each of `types`.
     offered: HashMap<String, Vec<bool>>,
+    ranked: Ranked,
+}
+
+/// Rankings already made, by region and wanted type, as places in
+/// [`EfaIndex::types`]: the same denial comes back (a controller or a pipeline
+/// re-applying one manifest), and a ranking scans every EFA-capable type. Never waited
+/// on: a lookup that would wait ranks afresh, and an insert that would wait is dropped.
+/// The table bounds the keys that reach it; [`MAX_RANKED`] bounds them again.
+#[derive(Default)]
+struct Ranked(RwLock<HashMap<String, RankedInRegion>>);
+
+/// By wanted type: the limit it was ranked for, and the places ranked.
+type RankedInRegion = HashMap<String, (usize, Vec<usize>)>;
+
+const MAX_RANKED: usize = 20_000;
+
+impl Ranked {
+    fn get(&self, region: &str, wanted: &str, limit: usize) -> Option<Vec<usize>> {
+        let ranked = self.0.try_read().ok()?;
+        let (kept_limit, places) = ranked.get(region)?.get(wanted)?;
+        (*kept_limit == limit).then(|| places.clone())
+    }
+
+    fn insert(&self, region: &str, wanted: &str, limit: usize, places: Vec<usize>) {
+        let Ok(mut ranked) = self.0.try_write() else {
+            return;
+        };
+        if ranked.values().map(HashMap::len).sum::<usize>() < MAX_RANKED {
+            ranked
+                .entry(region.to_owned())
+                .or_default()
+                .insert(wanted.to_owned(), (limit, places));
+        }
+    }
+}
+
+/// Derived data: a copy starts empty, and it never makes two indexes differ.
+impl Clone for Ranked {
+    fn clone(&self) -> Self {
+        Ranked::default()
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Ranked {}
+
+impl fmt::Debug for Ranked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ranked")
+    }
 }
 
 /// An EFA-capable instance type with the parts suggestions are ranked by.
@@ -235,6 +291,23 @@ pub fn efa_alternatives<'a>(
     limit: usize,
 ) -> Vec<&'a str> {
     let index = table.efa_index();
+    let places = match index.ranked.get(region, wanted, limit) {
+        Some(places) => places,
+        None => {
+            let places = rank(table, region, wanted, limit);
+            index.ranked.insert(region, wanted, limit, places.clone());
+            places
+        }
+    };
+    places
+        .into_iter()
+        .map(|place| index.types[place].name.as_str())
+        .collect()
+}
+
+/// [`efa_alternatives`], ranked afresh: places in [`EfaIndex::types`].
+fn rank(table: &dyn CapabilityLookup, region: &str, wanted: &str, limit: usize) -> Vec<usize> {
+    let index = table.efa_index();
     let Some(offered) = index.offered.get(region) else {
         return Vec::new();
     };
@@ -265,8 +338,8 @@ pub fn efa_alternatives<'a>(
     // The closest `limit`, kept sorted while scanning: no list of every candidate. The
     // scan is in name order, so a candidate ranked equal to the last kept one has the
     // later name and loses: the names never need comparing.
-    let mut closest: Vec<((u8, u8, u64), &str)> = Vec::with_capacity(limit + 1);
-    for (candidate, &offered) in index.types.iter().zip(offered) {
+    let mut closest: Vec<((u8, u8, u64), usize)> = Vec::with_capacity(limit + 1);
+    for (place, (candidate, &offered)) in index.types.iter().zip(offered).enumerate() {
         if limit == 0 {
             break;
         }
@@ -288,15 +361,60 @@ pub fn efa_alternatives<'a>(
             continue;
         }
         let at = closest.partition_point(|(kept, _)| *kept <= rank);
-        closest.insert(at, (rank, candidate.name.as_str()));
+        closest.insert(at, (rank, place));
         closest.truncate(limit);
     }
-    closest.into_iter().map(|(_, name)| name).collect()
+    closest.into_iter().map(|(_, place)| place).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ranking_kept_answers_as_a_fresh_one() {
+        let info = |efa, vcpus| InstanceTypeInfo {
+            efa_supported: efa,
+            maximum_efa_interfaces: u32::from(efa),
+            vcpus,
+            memory_mib: 4096,
+            network_performance: String::new(),
+        };
+        let types = [
+            ("m5.2xlarge", info(false, 8)),
+            ("m5n.24xlarge", info(true, 96)),
+            ("c5n.9xlarge", info(true, 36)),
+            ("c5n.18xlarge", info(true, 72)),
+        ];
+        let offerings = RegionOfferings {
+            offered: types.iter().map(|(name, _)| name.to_string()).collect(),
+            provenance: Provenance {
+                source: SourceKind::Embedded,
+                fetched_at: String::new(),
+                stale_reason: None,
+            },
+        };
+        let table = CapabilityTable::new(
+            types.into_iter().map(|(n, i)| (n.to_owned(), i)).collect(),
+            HashMap::from([("us-east-1".to_owned(), offerings)]),
+        );
+        let fresh = efa_alternatives(&table, "us-east-1", "m5.2xlarge", 2);
+        assert_eq!(fresh, ["m5n.24xlarge", "c5n.9xlarge"]);
+        assert_eq!(
+            efa_alternatives(&table, "us-east-1", "m5.2xlarge", 2),
+            fresh
+        );
+        // Another limit is ranked for itself; a copy of the table starts afresh.
+        assert_eq!(
+            efa_alternatives(&table, "us-east-1", "m5.2xlarge", 3).len(),
+            3
+        );
+        assert_eq!(
+            efa_alternatives(&table.clone(), "us-east-1", "m5.2xlarge", 2),
+            fresh
+        );
+        assert!(efa_alternatives(&table, "eu-west-3", "m5.2xlarge", 2).is_empty());
+    }
 
     #[test]
     fn series_strips_attribute_suffixes() {

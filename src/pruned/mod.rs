@@ -22,6 +22,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::LazyLock;
 
+pub mod scan;
+
 /// Which members of an object to keep.
 enum Interest {
     /// The whole value: a scalar the rules read (a container there is kept whole, for
@@ -120,38 +122,41 @@ const REVIEW: Interest = Members(&[
 
 /// [`REVIEW`] flattened: node 0 is the review, and each node lists its members' nodes.
 struct Node {
-    key: &'static str,
-    /// `None` for a member read whole.
-    members: Option<Vec<u16>>,
+    /// The names and nodes of its members; `None` for a member read whole.
+    members: Option<Vec<(&'static str, u16)>>,
 }
 
 static TREE: LazyLock<Vec<Node>> = LazyLock::new(|| {
-    fn add(tree: &mut Vec<Node>, key: &'static str, interest: &Interest) -> u16 {
+    fn add(tree: &mut Vec<Node>, interest: &Interest) -> u16 {
         let id = u16::try_from(tree.len()).expect("a small tree");
-        tree.push(Node { key, members: None });
+        tree.push(Node { members: None });
         if let Members(members) = interest {
             let ids = members
                 .iter()
-                .map(|(key, interest)| add(tree, key, interest))
+                .map(|(key, interest)| (*key, add(tree, interest)))
                 .collect();
             tree[usize::from(id)].members = Some(ids);
         }
         id
     }
     let mut tree = Vec::new();
-    add(&mut tree, "", &REVIEW);
+    add(&mut tree, &REVIEW);
     tree
 });
 
 /// The member `key` of node `id` in the tree.
 fn child(id: u16, key: &str) -> Option<u16> {
-    let tree = &*TREE;
-    tree[usize::from(id)]
+    TREE[usize::from(id)]
         .members
         .as_deref()?
         .iter()
-        .copied()
-        .find(|&member| tree[usize::from(member)].key == key)
+        // Most names are not read: the length and the first byte tell, without memcmp.
+        .find(|(name, _)| {
+            name.len() == key.len()
+                && name.as_bytes().first() == key.as_bytes().first()
+                && *name == key
+        })
+        .map(|&(_, member)| member)
 }
 
 /// What the body holds at one node of the tree.
@@ -172,6 +177,7 @@ enum Slot<'a> {
 }
 
 /// The members of one AdmissionReview that the webhook reads.
+#[derive(Debug, PartialEq)]
 pub struct PrunedReview<'a> {
     slots: Vec<Slot<'a>>,
 }
@@ -182,13 +188,30 @@ pub struct PrunedReview<'a> {
 /// there deep nesting is skipped without recursion, and escapes are not decoded (a lone
 /// surrogate, which no API server sends, is not an error).
 pub fn review_from_slice(body: &[u8]) -> Result<PrunedReview<'_>, serde_json::Error> {
-    // Skipped strings are not decoded, so the body's UTF-8 is checked here, whole.
-    let text = std::str::from_utf8(body).map_err(|e| {
+    let text = utf8(body)?;
+    match scan::scan(text) {
+        Some(slots) => Ok(PrunedReview { slots }),
+        None => exact(text),
+    }
+}
+
+/// [`review_from_slice`] by serde_json alone: the reference its fast path is tested
+/// against, and what answers the bodies that path gives up on.
+pub fn review_from_slice_exact(body: &[u8]) -> Result<PrunedReview<'_>, serde_json::Error> {
+    exact(utf8(body)?)
+}
+
+/// Skipped strings are not decoded, so the body's UTF-8 is checked here, whole.
+fn utf8(body: &[u8]) -> Result<&str, serde_json::Error> {
+    std::str::from_utf8(body).map_err(|e| {
         <serde_json::Error as de::Error>::custom(format_args!(
             "invalid unicode code point at byte {}",
             e.valid_up_to()
         ))
-    })?;
+    })
+}
+
+fn exact(text: &str) -> Result<PrunedReview<'_>, serde_json::Error> {
     let mut slots = vec![Slot::Absent; TREE.len()];
     let mut deserializer = serde_json::Deserializer::from_str(text);
     Fill {
@@ -224,7 +247,7 @@ impl<'v> Pruned<'v> {
 
     fn at(self, id: u16) -> Option<Self> {
         let found = Pruned { id, ..self };
-        (*found.slot() != Slot::Absent).then_some(found)
+        (!matches!(found.slot(), Slot::Absent)).then_some(found)
     }
 }
 
@@ -244,13 +267,7 @@ impl Pruned<'_> {
                     .members
                     .iter()
                     .flatten()
-                    .filter_map(|&id| self.at(id))
-                    .map(|member| {
-                        (
-                            TREE[usize::from(member.id)].key.to_owned(),
-                            member.to_value(),
-                        )
-                    })
+                    .filter_map(|&(name, id)| Some((name.to_owned(), self.at(id)?.to_value())))
                     .collect(),
             ),
         }
@@ -265,7 +282,7 @@ impl fmt::Debug for Pruned<'_> {
 
 impl<'v> Json<'v> for Pruned<'v> {
     fn get(self, key: &str) -> Option<Self> {
-        if *self.slot() != Slot::Object {
+        if !matches!(self.slot(), Slot::Object) {
             return None;
         }
         let Some(id) = child(self.id, key) else {
@@ -284,7 +301,7 @@ impl<'v> Json<'v> for Pruned<'v> {
     }
 
     fn is_null(self) -> bool {
-        *self.slot() == Slot::Null
+        matches!(self.slot(), Slot::Null)
     }
 
     fn is_object(self) -> bool {
@@ -315,13 +332,13 @@ impl<'v> Json<'v> for Pruned<'v> {
                 let other_members = TREE[usize::from(other.id)].members.as_deref();
                 members.zip(other_members).is_some_and(|(a, b)| {
                     a.len() == b.len()
-                        && a.iter()
-                            .zip(b)
-                            .all(|(&a, &b)| match (self.at(a), other.at(b)) {
+                        && a.iter().zip(b).all(|(&(_, a), &(_, b))| {
+                            match (self.at(a), other.at(b)) {
                                 (None, None) => true,
                                 (Some(a), Some(b)) => a.same(b),
                                 _ => false,
-                            })
+                            }
+                        })
                 })
             }
             // Their items were skipped unread.
@@ -341,11 +358,11 @@ impl Fill<'_, '_> {
     /// A member seen twice replaces the first whole, as in a parsed `Value`.
     fn clear(&mut self, id: u16) {
         let slot = &mut self.slots[usize::from(id)];
-        if *slot == Slot::Absent {
+        if matches!(slot, Slot::Absent) {
             return;
         }
         *slot = Slot::Absent;
-        for &member in TREE[usize::from(id)].members.as_deref().unwrap_or_default() {
+        for &(_, member) in TREE[usize::from(id)].members.as_deref().unwrap_or_default() {
             self.clear(member);
         }
     }
@@ -480,6 +497,112 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The fast path's slots, if it takes the body, and the exact path's answer.
+    fn both(body: &[u8]) -> (Option<Vec<Slot<'_>>>, Result<Vec<Slot<'_>>, String>) {
+        let text = std::str::from_utf8(body).unwrap();
+        let fast = scan::scan(text);
+        let exact = exact(text).map(|r| r.slots).map_err(|e| e.to_string());
+        if let Some(fast) = &fast {
+            assert_eq!(
+                Ok(fast),
+                exact.as_ref(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        (fast, exact)
+    }
+
+    fn fixtures(dir: &str) -> Vec<(String, Vec<u8>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut found: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn the_fast_path_takes_every_review_fixture_as_written_and_as_the_api_server_writes_it() {
+        let reviews = fixtures("tests/fixtures");
+        assert!(reviews.len() >= 10);
+        for (path, body) in reviews {
+            let compact =
+                serde_json::to_vec(&serde_json::from_slice::<Value>(&body).unwrap()).unwrap();
+            for body in [body, compact] {
+                assert!(both(&body).0.is_some(), "{path}: the fast path gave up");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_on_the_bad_input_corpus() {
+        for (_, body) in fixtures("tests/fixtures/bad") {
+            if std::str::from_utf8(&body).is_ok() {
+                let _ = both(&body);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_gives_up_on_what_only_the_exact_path_reads_right() {
+        let review = |member: &str| {
+            format!(
+                r#"{{"apiVersion": "admission.k8s.io/v1", "request": {{"uid": "u", {member}, "object": null}}}}"#
+            )
+        };
+        let deep = format!(r#""userInfo": {}{}"#, "[".repeat(200), "]".repeat(200));
+        for member in [
+            r#""name": "esc\u0061ped""#,
+            r#""n\u0061me": "escaped key""#,
+            r#""name": 7"#,
+            r#""name": 1e400"#,
+            r#""name": ["a"]"#,
+            r#""name": "a", "name": "b""#,
+            r#""kind": "MachineSet""#,
+            &deep,
+        ] {
+            let body = review(member);
+            let (fast, exact) = both(body.as_bytes());
+            assert!(fast.is_none(), "{body}");
+            // `1e400` is out of range only where it is read.
+            assert_eq!(exact.is_ok(), !member.contains("1e400"), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_only_json() {
+        let good = r#"{"apiVersion": "admission.k8s.io/v1", "request": {"uid": "u", "dryRun": false, "options": {"a": [1, -2.5e+3, 0.1, true, null, "x\n\u00e9"]}, "object": null}}"#;
+        let (fast, exact) = both(good.as_bytes());
+        assert!(fast.is_some() && exact.is_ok());
+        // Every prefix is broken JSON; so is each of these edits.
+        let mut broken: Vec<String> = (0..good.len()).map(|n| good[..n].to_owned()).collect();
+        for (from, to) in [
+            ("false", "fals"),
+            ("false", "False"),
+            ("-2.5e+3", "-2.5e"),
+            ("-2.5e+3", "-.5"),
+            ("-2.5e+3", "02"),
+            ("0.1", "1."),
+            ("\\n", "\\x"),
+            ("\\u00e9", "\\u00g9"),
+            ("\"]}", "\",]}"),
+            ("\"a\": [", "\"a\" ["),
+            ("\"x", "\"\u{1}x"),
+        ] {
+            assert!(good.contains(from), "{from}");
+            broken.push(good.replacen(from, to, 1));
+        }
+        broken.push(format!("{good} {{}}"));
+        for body in broken {
+            let (fast, exact) = both(body.as_bytes());
+            assert!(fast.is_none() && exact.is_err(), "{body}");
+        }
+    }
 
     #[test]
     fn keeps_what_is_read_and_drops_the_rest() {

@@ -1,0 +1,60 @@
+//! JSON text at the byte level, shared by the pruned parse (which reads strings) and the
+//! writers of answers and log lines (which escape them).
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+const CONTROL_LIMIT: u64 = u64::from_ne_bytes([0x20; 8]);
+
+/// The high bit of every byte of `word` that is zero. Borrows only carry upwards, so
+/// the lowest set bit is exact, which is the only one read.
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGH_BITS
+}
+
+/// How many bytes at the start of `bytes` stand in a JSON string as they are: up to the
+/// first quote, backslash or control character (below U+0020), eight bytes at a time.
+pub fn plain_prefix(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let special = zero_bytes(word ^ QUOTES)
+            | zero_bytes(word ^ BACKSLASHES)
+            | (word.wrapping_sub(CONTROL_LIMIT) & !word & HIGH_BITS);
+        if special != 0 {
+            return at + (special.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(bytes.len() - at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_prefix_stops_at_what_json_escapes() {
+        for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let mut bytes = vec![b'a'; len];
+                    let want = if at < len {
+                        bytes[at] = special;
+                        at
+                    } else {
+                        len
+                    };
+                    assert_eq!(plain_prefix(&bytes), want, "{special} at {at} of {len}");
+                }
+            }
+        }
+        // What stands as it is: the rest of ASCII, DEL and UTF-8.
+        let plain = "a ~\u{7f}é€😀 !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}";
+        assert_eq!(plain_prefix(plain.as_bytes()), plain.len());
+    }
+}
