@@ -8,7 +8,7 @@ use crate::core::{self, Decision, FieldError, FieldPath, Json, Operation, Policy
 use crate::logformat::{write_json_display, write_json_str};
 use crate::pruned::Pruned;
 use base64::Engine;
-use std::fmt;
+use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
 
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
@@ -331,28 +331,42 @@ impl fmt::Display for ErrorList<'_> {
     }
 }
 
-/// A field error as the answer and the log line state it, rendered once.
+/// A field error as the answer and the log line state it, rendered once into one
+/// buffer: `field: body`, as Kubernetes prints a field error.
 struct RenderedError {
-    field: String,
+    text: String,
+    /// Where the field ends in `text`.
+    field_end: usize,
     reason: &'static str,
-    /// The error without its path: a cause's message.
-    body: String,
 }
 
 impl RenderedError {
     fn new(error: &FieldError) -> Self {
+        let mut text = String::with_capacity(256);
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{}", error.path);
+        let field_end = text.len();
+        let _ = write!(text, ": {}", error.body());
         RenderedError {
-            field: error.path.to_string(),
+            text,
+            field_end,
             reason: error.cause_reason(),
-            body: error.body(),
         }
+    }
+
+    fn field(&self) -> &str {
+        &self.text[..self.field_end]
+    }
+
+    /// The error without its path: a cause's message.
+    fn body(&self) -> &str {
+        &self.text[self.field_end + 2..]
     }
 }
 
-/// `field: body`, as Kubernetes prints a field error.
 impl fmt::Display for RenderedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.body)
+        f.write_str(&self.text)
     }
 }
 
@@ -389,7 +403,13 @@ fn encode(uid: &str, decision: &Decision, errors: &[RenderedError]) -> Vec<u8> {
         // The API server wants `patch` as base64 (a Go []byte).
         base64::engine::general_purpose::STANDARD.encode(patch)
     });
-    let mut out = String::with_capacity(512);
+    // Room for all of it, escapes aside: one allocation.
+    let room = 256
+        + uid.len()
+        + errors.iter().map(|e| 2 * e.text.len() + 64).sum::<usize>()
+        + decision.warnings.iter().map(|w| w.len() + 4).sum::<usize>()
+        + patch.as_ref().map_or(0, String::len);
+    let mut out = String::with_capacity(room);
     // Writing to a String cannot fail.
     let _ = write_response(&mut out, uid, decision, errors, patch.as_deref());
     out.into_bytes()
@@ -419,9 +439,9 @@ fn write_response(
             out.push_str(r#"{"reason":"#);
             write_json_str(out, error.reason)?;
             out.push_str(r#","message":"#);
-            write_json_str(out, &error.body)?;
+            write_json_str(out, error.body())?;
             out.push_str(r#","field":"#);
-            write_json_str(out, &error.field)?;
+            write_json_str(out, error.field())?;
             out.push('}');
         }
         out.push_str("]}}");
@@ -482,8 +502,8 @@ mod tests {
                     .iter()
                     .map(|e| StatusCause {
                         reason: e.reason.to_owned(),
-                        message: e.body.clone(),
-                        field: e.field.clone(),
+                        message: e.body().to_owned(),
+                        field: e.field().to_owned(),
                     })
                     .collect(),
                 retry_after_seconds: 0,

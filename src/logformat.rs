@@ -26,15 +26,17 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        // Built whole, then written once: the writer is a `dyn Write`, and a line is
+        // some sixty small writes.
+        let mut line = String::with_capacity(1024);
         let metadata = event.metadata();
-        write!(
-            writer,
-            "{{\"timestamp\":\"{}\",\"level\":\"{}\"",
-            humantime::format_rfc3339_micros(std::time::SystemTime::now()),
-            metadata.level()
-        )?;
+        line.push_str("{\"timestamp\":\"");
+        write_timestamp(&mut line, std::time::SystemTime::now());
+        line.push_str("\",\"level\":\"");
+        line.push_str(metadata.level().as_str());
+        line.push('"');
         let mut fields = Members {
-            out: &mut writer,
+            line: &mut line,
             result: Ok(()),
         };
         event.record(&mut fields);
@@ -46,16 +48,52 @@ where
                 .map(|span| span_object::<S, N>(&span))
                 .collect();
             if let Some(current) = spans.last() {
-                write!(
-                    writer,
-                    ",\"span\":{current},\"spans\":[{}]",
-                    spans.join(",")
-                )?;
+                write!(line, ",\"span\":{current},\"spans\":[{}]", spans.join(","))?;
             }
         }
-        writer.write_str(",\"target\":")?;
-        write_json_str(&mut writer, metadata.target())?;
-        writer.write_str("}\n")
+        line.push_str(",\"target\":");
+        write_json_str(&mut line, metadata.target())?;
+        line.push_str("}\n");
+        writer.write_str(&line)
+    }
+}
+
+/// `at` as RFC 3339 in UTC to the microsecond (`2026-12-01T08:27:17.823097Z`), as
+/// tracing-subscriber's default timer writes it.
+fn write_timestamp(line: &mut String, at: std::time::SystemTime) {
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
+    // Days to a civil date (Howard Hinnant's algorithm), for days since 1970-01-01.
+    let shifted = days + 719_468;
+    let era = shifted / 146_097;
+    let of_era = shifted % 146_097;
+    let year_of_era = (of_era - of_era / 1460 + of_era / 36_524 - of_era / 146_096) / 365;
+    let day_of_year = of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    for (value, width, then) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (of_day / 3600, 2, ':'),
+        (of_day / 60 % 60, 2, ':'),
+        (of_day % 60, 2, '.'),
+        (u64::from(since_epoch.subsec_micros()), 6, 'Z'),
+    ] {
+        let mut buffer = itoa::Buffer::new();
+        let text = buffer.format(value);
+        for _ in text.len()..width {
+            line.push('0');
+        }
+        line.push_str(text);
+        line.push(then);
     }
 }
 
@@ -85,73 +123,79 @@ where
 }
 
 /// Writes each field as `,"name":value`.
-struct Members<'w, W> {
-    out: &'w mut W,
+struct Members<'l> {
+    line: &'l mut String,
     result: fmt::Result,
 }
 
-impl<W: Write> Members<'_, W> {
-    fn member(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
+impl Members<'_> {
+    fn member(&mut self, field: &Field, value: impl FnOnce(&mut String) -> fmt::Result) {
         if self.result.is_ok() {
-            self.result = (|| {
-                self.out.write_str(",")?;
-                write_json_str(self.out, field.name())?;
-                self.out.write_str(":")?;
-                value(self.out)
-            })();
+            self.line.push(',');
+            self.result = write_json_str(self.line, field.name()).and_then(|()| {
+                self.line.push(':');
+                value(self.line)
+            });
         }
+    }
+
+    fn integer(&mut self, field: &Field, value: impl itoa::Integer) {
+        self.member(field, |line| {
+            line.push_str(itoa::Buffer::new().format(value));
+            Ok(())
+        });
     }
 }
 
-impl<W: Write> Visit for Members<'_, W> {
+impl Visit for Members<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.member(field, |out| write_json_str(out, value));
+        self.member(field, |line| write_json_str(line, value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field, |out| write!(out, "{value}"));
+        self.integer(field, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field, |out| write!(out, "{value}"));
+        self.integer(field, value);
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.member(field, |out| write!(out, "{value}"));
+        self.integer(field, value);
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.member(field, |out| write!(out, "{value}"));
+        self.integer(field, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.member(field, |out| write!(out, "{value}"));
+        self.member(field, |line| {
+            line.push_str(if value { "true" } else { "false" });
+            Ok(())
+        });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         // JSON has no NaN or infinity: serde_json writes null for them.
-        self.member(field, |out| {
-            if value.is_finite() {
-                write!(
-                    out,
-                    "{}",
-                    serde_json::Number::from_f64(value).expect("finite")
-                )
-            } else {
-                out.write_str("null")
+        self.member(field, |line| match serde_json::Number::from_f64(value) {
+            Some(number) => write!(line, "{number}"),
+            None => {
+                line.push_str("null");
+                Ok(())
             }
         });
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.member(field, |out| write_json_display(out, value));
+        self.member(field, |line| write_json_display(line, value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.member(field, |out| {
-            out.write_char('"')?;
-            write!(JsonEscaped(out), "{value:?}")?;
-            out.write_char('"')
+        self.member(field, |line| {
+            line.push('"');
+            write!(JsonEscaped(&mut *line), "{value:?}")?;
+            line.push('"');
+            Ok(())
         });
     }
 }
@@ -283,6 +327,19 @@ mod tests {
         });
         assert_eq!(ours.len(), 3);
         assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn timestamps_read_as_rfc_3339_to_the_microsecond() {
+        let start = std::time::UNIX_EPOCH;
+        let day = std::time::Duration::from_secs(86_400);
+        // Every day from 1970 to 2100 (leap years, centuries), at a time with micros.
+        for n in 0..(130 * 366) {
+            let at = start + day * n + std::time::Duration::from_micros(86_399_000_017);
+            let mut ours = String::new();
+            write_timestamp(&mut ours, at);
+            assert_eq!(ours, humantime::format_rfc3339_micros(at).to_string());
+        }
     }
 
     #[test]

@@ -127,39 +127,57 @@ impl FieldError {
         }
     }
 
-    /// The error without its path or hint.
-    fn bare_body(&self) -> String {
-        match &self.kind {
-            FieldErrorKind::Unsupported { value, supported } => {
-                format!(
-                    "Unsupported value: {value}: supported values: {}",
-                    supported.join(", ")
-                )
-            }
-            FieldErrorKind::Invalid { value, detail } => {
-                format!("Invalid value: {value}: {detail}")
-            }
-            FieldErrorKind::Required { detail } => format!("Required value: {detail}"),
-        }
-    }
-
     /// The error without its path: the `message` of a `StatusCause`.
-    pub fn body(&self) -> String {
-        match &self.hint {
-            Some(hint) => format!("{}; {hint}", self.bare_body()),
-            None => self.bare_body(),
+    pub fn body(&self) -> Body<'_> {
+        Body {
+            error: self,
+            with_hint: true,
         }
     }
 
     /// Path and error without the hint: for restating an error that was already explained.
     pub fn summary(&self) -> String {
-        format!("{}: {}", self.path, self.bare_body())
+        let bare = Body {
+            error: self,
+            with_hint: false,
+        };
+        format!("{}: {bare}", self.path)
     }
 }
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path, self.body())
+    }
+}
+
+/// A field error without its path, written where it is needed rather than built.
+pub struct Body<'a> {
+    error: &'a FieldError,
+    with_hint: bool,
+}
+
+impl fmt::Display for Body<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error.kind {
+            FieldErrorKind::Unsupported { value, supported } => {
+                write!(f, "Unsupported value: {value}: supported values: ")?;
+                for (i, one) in supported.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(one)?;
+                }
+            }
+            FieldErrorKind::Invalid { value, detail } => {
+                write!(f, "Invalid value: {value}: {detail}")?;
+            }
+            FieldErrorKind::Required { detail } => write!(f, "Required value: {detail}")?,
+        }
+        match &self.error.hint {
+            Some(hint) if self.with_hint => write!(f, "; {hint}"),
+            _ => Ok(()),
+        }
     }
 }
 

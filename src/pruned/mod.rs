@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::LazyLock;
 
-pub mod scan;
+mod scan;
 
 /// Which members of an object to keep.
 enum Interest {
@@ -146,15 +146,18 @@ static TREE: LazyLock<Vec<Node>> = LazyLock::new(|| {
 
 /// The member `key` of node `id` in the tree.
 fn child(id: u16, key: &str) -> Option<u16> {
-    TREE[usize::from(id)]
-        .members
-        .as_deref()?
+    member_named(TREE[usize::from(id)].members.as_deref()?, key.as_bytes())
+}
+
+/// The node of the member called `name` among `members`, if it is read. Most names
+/// are not: their length or first byte tells, without a comparison call.
+#[inline(always)]
+fn member_named(members: &[(&'static str, u16)], name: &[u8]) -> Option<u16> {
+    members
         .iter()
-        // Most names are not read: the length and the first byte tell, without memcmp.
-        .find(|(name, _)| {
-            name.len() == key.len()
-                && name.as_bytes().first() == key.as_bytes().first()
-                && *name == key
+        .find(|(known, _)| {
+            let known = known.as_bytes();
+            known.len() == name.len() && known.first() == name.first() && known == name
         })
         .map(|&(_, member)| member)
 }

@@ -6,7 +6,7 @@
 //! path (serde_json) parses the body instead. So this path only has to be right about
 //! what it accepts: valid JSON only, and exactly the slots the exact path would fill.
 
-use super::{Slot, TREE, child};
+use super::{Slot, TREE, member_named};
 use crate::jsontext::plain_prefix;
 use std::borrow::Cow;
 
@@ -50,6 +50,7 @@ impl<'a> Scanner<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
+    #[inline(always)]
     fn whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.at += 1;
@@ -64,19 +65,18 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string, from its opening quote: the range of its contents, and whether it has
-    /// escapes. Escapes are checked, not decoded, as serde_json skips a string.
-    fn string(&mut self) -> Option<(usize, usize, bool)> {
+    /// A string, from its opening quote to past its closing one: whether it has escapes.
+    /// Escapes are checked, not decoded, as serde_json skips a string.
+    #[inline]
+    fn string(&mut self) -> Option<bool> {
         self.expect(b'"')?;
-        let start = self.at;
         let mut escaped = false;
         loop {
-            self.at += plain_prefix(&self.bytes[self.at..]);
+            self.at += plain_prefix(self.bytes.get(self.at..)?);
             match self.peek()? {
                 b'"' => {
-                    let end = self.at;
                     self.at += 1;
-                    return Some((start, end, escaped));
+                    return Some(escaped);
                 }
                 b'\\' => {
                     escaped = true;
@@ -221,16 +221,17 @@ impl<'a> Scanner<'a> {
             self.at += 1;
             return Some(());
         }
+        let members = TREE[usize::from(id)].members.as_deref().unwrap_or_default();
         loop {
-            let (start, end, escaped) = self.string()?;
-            if escaped {
+            let start = self.at + 1;
+            if self.string()? {
                 return None;
             }
-            let name = self.text.get(start..end)?;
+            let name = self.bytes.get(start..self.at - 1)?;
             self.whitespace();
             self.expect(b':')?;
             self.whitespace();
-            match child(id, name) {
+            match member_named(members, name) {
                 Some(member) if matches!(self.slots[usize::from(member)], Slot::Absent) => {
                     if TREE[usize::from(member)].members.is_some() {
                         self.members(member)?;
@@ -261,11 +262,11 @@ impl<'a> Scanner<'a> {
     fn scalar(&mut self, id: u16) -> Option<()> {
         let slot = match self.peek()? {
             b'"' => {
-                let (start, end, escaped) = self.string()?;
-                if escaped {
+                let start = self.at + 1;
+                if self.string()? {
                     return None;
                 }
-                Slot::String(Cow::Borrowed(self.text.get(start..end)?))
+                Slot::String(Cow::Borrowed(self.text.get(start..self.at - 1)?))
             }
             b't' => self.literal(b"true").map(|()| Slot::Bool(true))?,
             b'f' => self.literal(b"false").map(|()| Slot::Bool(false))?,
@@ -275,16 +276,4 @@ impl<'a> Scanner<'a> {
         self.slots[usize::from(id)] = slot;
         Some(())
     }
-}
-
-#[doc(hidden)]
-pub fn skip_all(text: &str) -> bool {
-    let mut scanner = Scanner {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-        slots: Vec::new(),
-    };
-    scanner.whitespace();
-    scanner.skip().is_some()
 }
