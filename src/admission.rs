@@ -142,12 +142,11 @@ pub fn review(
 /// An answered review and what it was, in bounded terms fit for metric labels.
 pub struct Answered {
     pub body: Vec<u8>,
-    /// One of [`TargetKind::as_str`], or `other`.
-    pub kind: &'static str,
-    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT`, or `unknown`.
-    pub operation: &'static str,
-    /// `allowed`, `denied`, `patched` or `warned`.
-    pub decision: &'static str,
+    /// `None` for another kind.
+    pub kind: Option<TargetKind>,
+    /// `None` for an operation the API does not name.
+    pub operation: Option<Operation>,
+    pub outcome: Outcome,
     /// Time to decode, decide and encode.
     pub duration: Duration,
     /// The skip annotation turned a capability denial into a warning.
@@ -229,16 +228,17 @@ pub fn answer(
         duration,
     );
     Ok(Answered {
-        kind: target.map_or("other", TargetKind::as_str),
-        operation: operation_label(envelope.operation),
-        decision: outcome,
+        kind: target,
+        operation: envelope.operation,
+        outcome,
         duration,
         capability_check_skipped,
         body,
     })
 }
 
-fn operation_label(operation: Option<Operation>) -> &'static str {
+/// The operation as the API names it, or `unknown`: a log field and a metric label.
+pub fn operation_label(operation: Option<Operation>) -> &'static str {
     match operation {
         Some(Operation::Create) => "CREATE",
         Some(Operation::Update) => "UPDATE",
@@ -248,15 +248,42 @@ fn operation_label(operation: Option<Operation>) -> &'static str {
     }
 }
 
-fn outcome(decision: &Decision) -> &'static str {
+/// How a review was answered, as logs and metrics name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    Denied,
+    Patched,
+    Warned,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Allowed,
+        Outcome::Denied,
+        Outcome::Patched,
+        Outcome::Warned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Patched => "patched",
+            Outcome::Warned => "warned",
+        }
+    }
+}
+
+fn outcome(decision: &Decision) -> Outcome {
     if !decision.allowed() {
-        "denied"
+        Outcome::Denied
     } else if !decision.patch.0.is_empty() {
-        "patched"
+        Outcome::Patched
     } else if !decision.warnings.is_empty() {
-        "warned"
+        Outcome::Warned
     } else {
-        "allowed"
+        Outcome::Allowed
     }
 }
 
@@ -278,7 +305,7 @@ fn log_decision(
     endpoint: Endpoint,
     envelope: &Envelope<'_>,
     errors: &[RenderedError],
-    outcome: &str,
+    outcome: Outcome,
     capability_check_skipped: bool,
     duration: Duration,
 ) {
@@ -297,7 +324,7 @@ fn log_decision(
         namespace = bounded(envelope.namespace),
         name = bounded(name),
         operation = operation_label(envelope.operation),
-        decision = outcome,
+        decision = outcome.as_str(),
         duration_us = duration.as_micros() as u64,
         errors = %ErrorList(errors),
         "admission"

@@ -5,10 +5,9 @@ use crate::admission::{self, Endpoint};
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
 use crate::core::Policy;
+use crate::core::TargetKind;
 use crate::idle::IdleTimeout;
-use crate::metrics::{
-    AdmissionLabels, EndpointLabels, KindLabels, Metrics, ReasonLabels, ReloadResult,
-};
+use crate::metrics::{KindLabels, Metrics, ReasonLabels, ReloadResult};
 use crate::tls::{self, Reload, ReloadingCert};
 use axum::Router;
 use axum::body::Bytes;
@@ -225,23 +224,17 @@ fn answer(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
                 metrics
                     .capability_check_skips
                     .get_or_create(&KindLabels {
-                        kind: answered.kind,
+                        kind: answered.kind.map_or("other", TargetKind::as_str),
                     })
                     .inc();
             }
-            metrics
-                .admission_duration
-                .get_or_create(&EndpointLabels {
-                    endpoint: endpoint.as_str(),
-                })
-                .observe(answered.duration.as_secs_f64());
-            let labels = AdmissionLabels {
-                endpoint: endpoint.as_str(),
-                kind: answered.kind,
-                operation: answered.operation,
-                decision: answered.decision,
-            };
-            metrics.admissions.get_or_create(&labels).inc();
+            metrics.record_admission(
+                endpoint,
+                answered.kind,
+                answered.operation,
+                answered.outcome,
+                answered.duration,
+            );
             json(StatusCode::OK, answered.body)
         }
         Err(bad) => {
