@@ -188,8 +188,9 @@ pub struct PrunedReview<'a> {
 /// The review in `body`, with only what the webhook reads. Fails where
 /// `serde_json::from_slice::<Value>` fails (invalid JSON or UTF-8, trailing bytes,
 /// nesting past serde_json's recursion limit), except inside members that are skipped:
-/// there deep nesting is skipped without recursion, and escapes are not decoded (a lone
-/// surrogate, which no API server sends, is not an error).
+/// there deep nesting is skipped without recursion, escapes are not decoded (a lone
+/// surrogate, which no API server sends, is not an error), and numbers are checked
+/// against JSON's grammar but not converted (one past f64's range is not an error).
 pub fn review_from_slice(body: &[u8]) -> Result<PrunedReview<'_>, serde_json::Error> {
     let text = utf8(body)?;
     match scan::scan(text) {
