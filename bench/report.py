@@ -18,6 +18,21 @@ CASES = {
 }
 
 
+# The review's three forms in the paired runs, and the one the target is judged on.
+BODIES = {
+    "machineset-create-efa-m5.json": "the fixture as committed (indented for reading)",
+    "machineset-create-efa-m5-compact.json": "the same without indentation, as the API server's encoder writes it",
+    "machineset-create-efa-m5-applied.json": "as the API server sends it after `oc apply`: compact, with managedFields and the last-applied annotation",
+}
+JUDGED = "machineset-create-efa-m5.json"
+PARSES = ("indented", "compact", "applied")
+
+
+def pairs_text(r: dict) -> str:
+    p = r["paired"][0]
+    return f"{len(p['pairs'])} times, {p['seconds']} s each after 1 s of warm-up"
+
+
 def us(ns: float) -> str:
     return f"{ns / 1000:.2f} µs"
 
@@ -67,7 +82,10 @@ def main() -> None:
     w("|---|---|---|")
     w(f"| core decision ≤ 5 µs per MachineSet review | slowest case {us(core_max)} | {verdict(core_max <= 5000)} |")
     w(f"| ≤ 20 allocations per MachineSet review (core) | most {alloc_max} | {verdict(alloc_max <= 20)} |")
-    w(f"| HTTP/2 throughput ≥ 0.85 × ceiling | {ratios[peak_c]:.2f} × at concurrency {peak_c} (the ceiling's peak); lowest over the sweep {min(ratios.values()):.2f} × | {verdict(ratios[peak_c] >= 0.85)} |")
+    paired = {p["body"]: p for p in r["paired"]}
+    judged = paired[JUDGED]
+    others = "; ".join(f"{BODIES[name]}: {p['median_ratio']:.2f} ×" for name, p in paired.items() if name != JUDGED)
+    w(f"| HTTP/2 throughput ≥ 0.85 × ceiling | {judged['median_ratio']:.2f} × at concurrency 64 (the ceiling's peak), the median of {len(judged['pairs'])} pairs run in turn ({judged['min_ratio']:.2f} to {judged['max_ratio']:.2f} ×), {BODIES[JUDGED]}; {others}. Over the sweep below, one pass each: {ratios[peak_c]:.2f} × at concurrency {peak_c}, lowest {min(ratios.values()):.2f} × | {verdict(judged['median_ratio'] >= 0.85)} |")
     w(f"| p99 at half the peak rate ≤ 2 ms | {half['p99_us'] / 1000:.2f} ms at {half['offered_rps']} req/s offered (HTTP/2, concurrency {half['concurrency']}); p99.9 {half['p999_us'] / 1000:.2f} ms | {verdict(half['p99_us'] <= 2000)} |")
     w(f"| peak RSS under load ≤ 40 MiB, full table | {rss:.1f} MiB (VmHWM after the whole sweep; the embedded table of all its regions is loaded) | {verdict(rss <= 40)} |")
     w(f"| start to ready ≤ 100 ms, embedded table | median {ready:.1f} ms, slowest {r['start_to_ready_ms']['max']:.1f} ms, over {r['start_to_ready_ms']['runs']} starts (exec until `/readyz` answers 200) | {verdict(ready <= 100)} |")
@@ -84,6 +102,12 @@ def main() -> None:
         w(f"| {label} | {us(crit['core_' + c]['mean_ns'])} | {a['core']['allocations']} ({a['core']['bytes']} B) | {us(crit['review_' + c]['mean_ns'])} | {a['review']['allocations']} ({a['review']['bytes']} B) | {us(crit['logged_' + c]['mean_ns'])} |")
     w("")
 
+    w("`parse` is the pruned parse alone (`pruned::review_from_slice`) on the denial's review in the three forms of the paired runs below: the fixture as committed, without indentation, and as `oc apply` has the API server send it.\n")
+    w("| parse | " + " | ".join(PARSES) + " |")
+    w("|---|" + "---|" * len(PARSES))
+    w("| time | " + " | ".join(us(crit[f"parse_{p}"]["mean_ns"]) for p in PARSES) + " |")
+    w("")
+
     w("## End to end over HTTPS\n")
     w("| protocol | concurrency | webhook req/s | ceiling req/s | throughput ratio | webhook p50 / p99 / p99.9 | ceiling p50 / p99 / p99.9 | p99 ratio | CPU s per 10k requests (webhook / ceiling) |")
     w("|---|---|---|---|---|---|---|---|---|")
@@ -97,10 +121,14 @@ def main() -> None:
     failed = sum(x["failed"] for x in r["load"])
     w(f"\nFailed or errored requests over the whole sweep: {failed}. Peak RSS of the ceiling: {r['ceiling_peak_rss_kib'] / 1024:.1f} MiB.\n")
 
-    compact = r.get("compact")
-    if compact:
-        o, k = compact["webhook"], compact["ceiling"]
-        w(f"**The same review without indentation.** The fixture is indented for reading ({r['body_bytes']} bytes); the API server's Go encoder sends it without whitespace ({r['compact_body_bytes']} bytes). Over HTTP/2 at concurrency 64 that body gives the webhook {o['requests_per_second']:.0f} req/s against the ceiling's {k['requests_per_second']:.0f}: {o['requests_per_second'] / k['requests_per_second']:.2f} ×, p99 {o['p99_us'] / 1000:.2f} ms against {k['p99_us'] / 1000:.2f} ms. The targets above are judged on the indented body, the heavier of the two.\n")
+    w("## The throughput ratio, webhook and ceiling in turn\n")
+    w(f"The sweep above runs each server once, minutes apart, and this machine's speed drifts by tens of percent in that time (the ceiling alone has measured anywhere from 55,000 to 100,000 req/s at the same point). So the target is judged here: the HTTP/2 point at concurrency 64 (4 connections × 16 streams), the webhook and then the ceiling, {pairs_text(r)}, each pair's ratio taken, and the median of the pairs stated. Each body is the same review, `{r['fixture']}`, as it arrives in three forms:\n")
+    w("| body | bytes | median ratio | lowest – highest pair | webhook / ceiling req/s (median pair) |")
+    w("|---|---|---|---|---|")
+    for name, p in paired.items():
+        middle = sorted(p["pairs"], key=lambda x: x["ratio"])[len(p["pairs"]) // 2]
+        w(f"| {BODIES[name]} | {p['body_bytes']} | {p['median_ratio']:.2f} × | {p['min_ratio']:.2f} – {p['max_ratio']:.2f} × | {middle['webhook']['requests_per_second']:.0f} / {middle['ceiling']['requests_per_second']:.0f} |")
+    w("")
 
     hs = r.get("handshakes")
     if hs:

@@ -1,6 +1,7 @@
-//! The pure decision on realistic MachineSet reviews, and the whole review as the
-//! server answers it (parse, decide, encode; and with its log line): time per review
-//! from criterion, and heap allocations per review from a counting global allocator.
+//! The pure decision on realistic MachineSet reviews, the whole review as the server
+//! answers it (parse, decide, encode; and with its log line), and the parse alone: time
+//! per review from criterion, and heap allocations per review from a counting global
+//! allocator.
 //!
 //! `cargo bench --bench core` runs it; the allocation counts are written to
 //! `target/bench/allocations.json` for `bench/run.py` to put in BENCHMARKS.md.
@@ -11,6 +12,7 @@ use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
 use machine_efa_webhook::core::{
     self, CapabilityTable, Operation, Policy, Spelling, UnknownInstanceType,
 };
+use machine_efa_webhook::pruned;
 use serde_json::Value;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
@@ -136,6 +138,19 @@ fn benches(c: &mut Criterion) {
             });
         }
     });
+    // The pruned parse alone, on the denial's review in the forms it arrives in.
+    let indented = fixture("machineset-create-efa-m5.json");
+    let compact = serde_json::to_vec(&serde_json::from_slice::<Value>(&indented).unwrap()).unwrap();
+    let applied = fixture("machineset-create-efa-m5-applied.json");
+    for (label, body) in [
+        ("indented", &indented),
+        ("compact", &compact),
+        ("applied", &applied),
+    ] {
+        c.bench_function(&format!("parse/{label}"), |b| {
+            b.iter(|| pruned::review_from_slice(black_box(body)).unwrap())
+        });
+    }
     c.bench_function("table/embedded_parse", |b| b.iter(snapshot::embedded_table));
     // `cargo test --all-targets` runs each bench once as a smoke test: its counts, from
     // a debug build, are not the ones to report.

@@ -660,6 +660,26 @@ mod tests {
     }
 
     #[test]
+    fn a_review_as_oc_apply_sends_it_is_answered_as_the_indented_fixture() {
+        let policy = Policy {
+            spelling: Spelling::OpenShift,
+            unknown_instance_type: crate::core::UnknownInstanceType::Warn,
+            default_region: "us-east-1".into(),
+        };
+        let store = CapabilityStore::fixed(crate::capabilities::snapshot::embedded_table());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let indented = std::fs::read(dir.join("machineset-create-efa-m5.json")).unwrap();
+        let applied = std::fs::read(dir.join("machineset-create-efa-m5-applied.json")).unwrap();
+        for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
+            let answer = review(endpoint, &applied, &policy, &store).unwrap();
+            assert_eq!(
+                String::from_utf8(answer).unwrap(),
+                String::from_utf8(review(endpoint, &indented, &policy, &store).unwrap()).unwrap()
+            );
+        }
+    }
+
+    #[test]
     fn logged_values_are_cut_at_a_character_boundary() {
         assert_eq!(bounded("prod-7x2kq-efa"), "prod-7x2kq-efa");
         let long = "é".repeat(200); // 400 bytes
