@@ -6,7 +6,7 @@
 Each round starts the ceiling (target/release/examples/ceiling) and then each binary, on
 127.0.0.1, loads each with h2load over HTTP/2 at concurrency 64 (4 connections x 16
 streams, as in `make bench`; --body, default the denial fixture) for S seconds, and
-stops it. The webhooks log JSON, as the Deployment runs them. Taking turns makes the
+stops it. h2load keeps no per-request log here (see `run.h2load`). The webhooks log JSON, as the Deployment runs them. Taking turns makes the
 machine's drift, tens of percent within minutes here, hit every server alike; the
 figures that carry over are each build's median, over the rounds, of its throughput
 over the ceiling's in the same round, and of the CPU it spends per request beyond the
@@ -59,7 +59,8 @@ def measure(server: run.Server, args: argparse.Namespace) -> tuple[float, float]
     """Requests per second, and the server's CPU µs per request (warm-up included)."""
     try:
         before = run.cpu_seconds(server.proc.pid)
-        result = run.h2load(server.port, args.body, "validate", True, 64, args.seconds)
+        result = run.h2load(server.port, args.body, "validate", True, 64, args.seconds,
+                             latencies=False)
         used = run.cpu_seconds(server.proc.pid) - before
     finally:
         server.stop()

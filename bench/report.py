@@ -18,13 +18,14 @@ CASES = {
 }
 
 
-# The review's three forms in the paired runs, and the one the target is judged on.
+# The review's three forms in the paired runs, and the one the target is judged on: the
+# review as the API server really sends it (compact, and managedFields on every CREATE).
 BODIES = {
     "machineset-create-efa-m5.json": "the fixture as committed (indented for reading)",
     "machineset-create-efa-m5-compact.json": "the same without indentation, as the API server's encoder writes it",
     "machineset-create-efa-m5-applied.json": "as the API server sends it after `oc apply`: compact, with managedFields and the last-applied annotation",
 }
-JUDGED = "machineset-create-efa-m5.json"
+JUDGED = "machineset-create-efa-m5-applied.json"
 PARSES = ("indented", "compact", "applied")
 
 
@@ -73,7 +74,7 @@ def main() -> None:
     ceil = {x["concurrency"]: x for x in h2 if x["target"] == "ceiling"}
     ratios = {c: ours[c]["requests_per_second"] / ceil[c]["requests_per_second"] for c in ours}
     peak_c = max(ceil, key=lambda c: ceil[c]["requests_per_second"])
-    half = r["half_peak"]
+    half, half_ceiling = r["half_peak_webhook"], r["half_peak_ceiling"]
     rss = r["webhook_peak_rss_kib"] / 1024
     ready = r["start_to_ready_ms"]["median"]
     table_ns = crit["table_embedded_parse"]["mean_ns"]
@@ -86,7 +87,8 @@ def main() -> None:
     judged = paired[JUDGED]
     others = "; ".join(f"{BODIES[name]}: {p['median_ratio']:.2f} ×" for name, p in paired.items() if name != JUDGED)
     w(f"| HTTP/2 throughput ≥ 0.85 × ceiling | {judged['median_ratio']:.2f} × at concurrency 64 (the ceiling's peak), the median of {len(judged['pairs'])} pairs run in turn ({judged['min_ratio']:.2f} to {judged['max_ratio']:.2f} ×), {BODIES[JUDGED]}; {others}. Over the sweep below, one pass each: {ratios[peak_c]:.2f} × at concurrency {peak_c}, lowest {min(ratios.values()):.2f} × | {verdict(judged['median_ratio'] >= 0.85)} |")
-    w(f"| p99 at half the peak rate ≤ 2 ms | {half['p99_us'] / 1000:.2f} ms at {half['offered_rps']} req/s offered (HTTP/2, concurrency {half['concurrency']}); p99.9 {half['p999_us'] / 1000:.2f} ms | {verdict(half['p99_us'] <= 2000)} |")
+    runs = lambda x: ", ".join(f"{v / 1000:.2f}" for v in x["p99_us_runs"])
+    w(f"| p99 at half the peak rate ≤ 2 ms | {half['p99_us'] / 1000:.2f} ms at {half['offered_rps']} req/s offered (HTTP/2, concurrency {half['concurrency']}, paced by h2load), the median of {len(half['p99_us_runs'])} runs ({runs(half)} ms); p99.9 {half['p999_us'] / 1000:.2f} ms. The ceiling at the same offered rate: p99 {half_ceiling['p99_us'] / 1000:.2f} ms ({runs(half_ceiling)} ms) | {verdict(half['p99_us'] <= 2000)} |")
     w(f"| peak RSS under load ≤ 40 MiB, full table | {rss:.1f} MiB (VmHWM after the whole sweep; the embedded table of all its regions is loaded) | {verdict(rss <= 40)} |")
     w(f"| start to ready ≤ 100 ms, embedded table | median {ready:.1f} ms, slowest {r['start_to_ready_ms']['max']:.1f} ms, over {r['start_to_ready_ms']['runs']} starts (exec until `/readyz` answers 200) | {verdict(ready <= 100)} |")
     w(f"| embedded table's cost, stated | {r['embedded_table_bytes'] / 1024:.0f} KiB of the {r['binary_bytes'] / 1024 / 1024:.1f} MiB binary ({100 * r['embedded_table_bytes'] / r['binary_bytes']:.1f} %); parsed in {table_ns / 1e6:.2f} ms at start | |")
@@ -122,7 +124,7 @@ def main() -> None:
     w(f"\nFailed or errored requests over the whole sweep: {failed}. Peak RSS of the ceiling: {r['ceiling_peak_rss_kib'] / 1024:.1f} MiB.\n")
 
     w("## The throughput ratio, webhook and ceiling in turn\n")
-    w(f"The sweep above runs each server once, minutes apart, and this machine's speed drifts by tens of percent in that time (the ceiling alone has measured anywhere from 55,000 to 100,000 req/s at the same point). So the target is judged here: the HTTP/2 point at concurrency 64 (4 connections × 16 streams), the webhook and then the ceiling, {pairs_text(r)}, each pair's ratio taken, and the median of the pairs stated. Each body is the same review, `{r['fixture']}`, as it arrives in three forms:\n")
+    w(f"The sweep above runs each server once, minutes apart, and this machine's speed drifts by tens of percent in that time (the ceiling alone has measured anywhere from 55,000 to 100,000 req/s at the same point). So the target is judged here: the HTTP/2 point at concurrency 64 (4 connections × 16 streams), the webhook and then the ceiling, {pairs_text(r)}, each pair's ratio taken, and the median of the pairs stated. h2load keeps no per-request log in these runs: on two shared cores, writing a line per request took CPU from the server under test, and lowered the webhook's ratio (it needs more CPU than the ceiling, so it loses more) by about 0.08 in an A/B on the same build. Each body is the same review, `{r['fixture']}`, as it arrives in three forms; the target is judged on the last, which is what the API server sends for a MachineSet that `oc apply` (or a GitOps tool) creates:\n")
     w("| body | bytes | median ratio | lowest – highest pair | webhook / ceiling req/s (median pair) |")
     w("|---|---|---|---|---|")
     for name, p in paired.items():
