@@ -624,8 +624,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_fixture_is_answered_with_a_review_kube_core_reads() {
+    /// An OpenShift policy, the embedded table, and the folder of review fixtures.
+    fn openshift_setup() -> (Policy, CapabilityStore, std::path::PathBuf) {
         let policy = Policy {
             spelling: Spelling::OpenShift,
             unknown_instance_type: crate::core::UnknownInstanceType::Warn,
@@ -633,6 +633,12 @@ mod tests {
         };
         let store = CapabilityStore::fixed(crate::capabilities::snapshot::embedded_table());
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        (policy, store, dir)
+    }
+
+    #[test]
+    fn every_fixture_is_answered_with_a_review_kube_core_reads() {
+        let (policy, store, dir) = openshift_setup();
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_none_or(|e| e != "json") {
@@ -661,13 +667,7 @@ mod tests {
 
     #[test]
     fn a_review_as_oc_apply_sends_it_is_answered_as_the_indented_fixture() {
-        let policy = Policy {
-            spelling: Spelling::OpenShift,
-            unknown_instance_type: crate::core::UnknownInstanceType::Warn,
-            default_region: "us-east-1".into(),
-        };
-        let store = CapabilityStore::fixed(crate::capabilities::snapshot::embedded_table());
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let (policy, store, dir) = openshift_setup();
         let indented = std::fs::read(dir.join("machineset-create-efa-m5.json")).unwrap();
         let applied = std::fs::read(dir.join("machineset-create-efa-m5-applied.json")).unwrap();
         for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
