@@ -13,15 +13,22 @@ fn zero_bytes(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGH_BITS
 }
 
+/// Of eight bytes read little-endian, the high bit of the first (lowest) byte that does
+/// not stand in a JSON string as it is: a quote, a backslash or a control character
+/// (below U+0020); bits above it may be wrong. Zero when there is none.
+#[inline(always)]
+pub fn first_special(word: u64) -> u64 {
+    zero_bytes(word ^ QUOTES)
+        | zero_bytes(word ^ BACKSLASHES)
+        | (word.wrapping_sub(CONTROL_LIMIT) & !word & HIGH_BITS)
+}
+
 /// How many bytes at the start of `bytes` stand in a JSON string as they are: up to the
-/// first quote, backslash or control character (below U+0020), eight bytes at a time.
+/// first quote, backslash or control character, eight bytes at a time.
 pub fn plain_prefix(bytes: &[u8]) -> usize {
     let mut at = 0;
     while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let special = zero_bytes(word ^ QUOTES)
-            | zero_bytes(word ^ BACKSLASHES)
-            | (word.wrapping_sub(CONTROL_LIMIT) & !word & HIGH_BITS);
+        let special = first_special(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
         if special != 0 {
             return at + (special.trailing_zeros() / 8) as usize;
         }
