@@ -5,7 +5,7 @@
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
 use crate::core::{self, Decision, FieldError, FieldPath, Json, Operation, Policy, TargetKind};
-use crate::logformat::{write_json_display, write_json_str};
+use crate::jsontext::{write_json_display, write_json_str};
 use crate::pruned::Pruned;
 use base64::Engine;
 use std::fmt::{self, Write};
@@ -237,6 +237,11 @@ pub fn answer(
     })
 }
 
+/// The kind as a metric label: one of [`TargetKind::as_str`], or `other`.
+pub fn kind_label(kind: Option<TargetKind>) -> &'static str {
+    kind.map_or("other", TargetKind::as_str)
+}
+
 /// The operation as the API names it, or `unknown`: a log field and a metric label.
 pub fn operation_label(operation: Option<Operation>) -> &'static str {
     match operation {
@@ -347,15 +352,25 @@ struct ErrorList<'a>(&'a [RenderedError]);
 
 impl fmt::Display for ErrorList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write_json_display(f, error)?;
-        }
-        f.write_str("]")
+        write_bracketed(f, self.0, ",", write_json_display)
     }
+}
+
+/// `items` in square brackets, each written by `each`, `separator` between them.
+fn write_bracketed<W: Write + ?Sized, T>(
+    out: &mut W,
+    items: impl IntoIterator<Item = T>,
+    separator: &str,
+    mut each: impl FnMut(&mut W, T) -> fmt::Result,
+) -> fmt::Result {
+    out.write_char('[')?;
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.write_str(separator)?;
+        }
+        each(out, item)?;
+    }
+    out.write_char(']')
 }
 
 /// A field error as the answer and the log line state it, rendered once into one
@@ -405,16 +420,7 @@ impl fmt::Display for DenialMessage<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             [one] => one.fmt(f),
-            many => {
-                f.write_str("[")?;
-                for (i, error) in many.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    error.fmt(f)?;
-                }
-                f.write_str("]")
-            }
+            many => write_bracketed(f, many, ", ", |f, error| error.fmt(f)),
         }
     }
 }
@@ -458,11 +464,8 @@ fn write_response(
     } else {
         out.push_str(r#","allowed":false,"status":{"status":"Failure","code":403,"message":"#);
         write_json_display(out, DenialMessage(errors))?;
-        out.push_str(r#","reason":"Forbidden","details":{"causes":["#);
-        for (i, error) in errors.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
+        out.push_str(r#","reason":"Forbidden","details":{"causes":"#);
+        write_bracketed(out, errors, ",", |out, error| {
             out.push_str(r#"{"reason":"#);
             write_json_str(out, error.reason)?;
             out.push_str(r#","message":"#);
@@ -470,21 +473,18 @@ fn write_response(
             out.push_str(r#","field":"#);
             write_json_str(out, error.field())?;
             out.push('}');
-        }
-        out.push_str("]}}");
+            Ok(())
+        })?;
+        out.push_str("}}");
     }
     if patch.is_some() {
         out.push_str(r#","patchType":"JSONPatch""#);
     }
     if !decision.warnings.is_empty() {
-        out.push_str(r#","warnings":["#);
-        for (i, warning) in decision.warnings.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_json_str(out, warning)?;
-        }
-        out.push(']');
+        out.push_str(r#","warnings":"#);
+        write_bracketed(out, &decision.warnings, ",", |out, warning| {
+            write_json_str(out, warning)
+        })?;
     }
     if let Some(patch) = patch {
         out.push_str(r#","patch":"#);

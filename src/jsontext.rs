@@ -1,5 +1,7 @@
 //! JSON text at the byte level, shared by the pruned parse (which reads strings) and the
-//! writers of answers and log lines (which escape them).
+//! writers of answers and log lines (which escape them with the writers here).
+
+use std::fmt::{self, Write};
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -40,6 +42,49 @@ pub fn plain_prefix(bytes: &[u8]) -> usize {
         .unwrap_or(bytes.len() - at)
 }
 
+/// `value` as a JSON string.
+pub fn write_json_display(out: &mut impl Write, value: impl fmt::Display) -> fmt::Result {
+    out.write_char('"')?;
+    write!(JsonEscaped(&mut *out), "{value}")?;
+    out.write_char('"')
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes it.
+pub fn write_json_str(out: &mut impl Write, text: &str) -> fmt::Result {
+    out.write_char('"')?;
+    JsonEscaped(&mut *out).write_str(text)?;
+    out.write_char('"')
+}
+
+/// Escapes what is written through it as the inside of a JSON string.
+struct JsonEscaped<'w, W: ?Sized>(&'w mut W);
+
+impl<W: Write + ?Sized> Write for JsonEscaped<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut at = 0;
+        loop {
+            // Escaped bytes are ASCII, so the plain run ends at a character boundary.
+            let plain = plain_prefix(&text.as_bytes()[at..]);
+            self.0.write_str(&text[at..at + plain])?;
+            at += plain;
+            let Some(&byte) = text.as_bytes().get(at) else {
+                return Ok(());
+            };
+            match byte {
+                b'"' => self.0.write_str("\\\"")?,
+                b'\\' => self.0.write_str("\\\\")?,
+                b'\n' => self.0.write_str("\\n")?,
+                b'\r' => self.0.write_str("\\r")?,
+                b'\t' => self.0.write_str("\\t")?,
+                0x08 => self.0.write_str("\\b")?,
+                0x0c => self.0.write_str("\\f")?,
+                _ => write!(self.0, "\\u{byte:04x}")?,
+            }
+            at += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +108,13 @@ mod tests {
         // What stands as it is: the rest of ASCII, DEL and UTF-8.
         let plain = "a ~\u{7f}é€😀 !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}";
         assert_eq!(plain_prefix(plain.as_bytes()), plain.len());
+    }
+
+    #[test]
+    fn escapes_as_serde_json_does() {
+        let text: String = (0u8..0x80).map(char::from).chain("é€😀".chars()).collect();
+        let mut ours = String::new();
+        write_json_str(&mut ours, &text).unwrap();
+        assert_eq!(ours, serde_json::to_string(&text).unwrap());
     }
 }

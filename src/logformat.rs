@@ -4,7 +4,7 @@
 //! formatter puts each field through a `serde_json::Value` first, which cost a fifth of
 //! an admission (`logged` against `review` in `make bench`).
 
-use crate::jsontext::plain_prefix;
+use crate::jsontext::{write_json_display, write_json_str};
 use std::fmt::{self, Write};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -192,54 +192,8 @@ impl Visit for Members<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.member(field, |line| {
-            line.push('"');
-            write!(JsonEscaped(&mut *line), "{value:?}")?;
-            line.push('"');
-            Ok(())
+            write_json_display(line, format_args!("{value:?}"))
         });
-    }
-}
-
-/// `value` as a JSON string.
-pub fn write_json_display(out: &mut impl Write, value: impl fmt::Display) -> fmt::Result {
-    out.write_char('"')?;
-    write!(JsonEscaped(&mut *out), "{value}")?;
-    out.write_char('"')
-}
-
-/// `text` as a JSON string, escaped as serde_json escapes it.
-pub fn write_json_str(out: &mut impl Write, text: &str) -> fmt::Result {
-    out.write_char('"')?;
-    JsonEscaped(&mut *out).write_str(text)?;
-    out.write_char('"')
-}
-
-/// Escapes what is written through it as the inside of a JSON string.
-struct JsonEscaped<'w, W: ?Sized>(&'w mut W);
-
-impl<W: Write + ?Sized> Write for JsonEscaped<'_, W> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let mut at = 0;
-        loop {
-            // Escaped bytes are ASCII, so the plain run ends at a character boundary.
-            let plain = plain_prefix(&text.as_bytes()[at..]);
-            self.0.write_str(&text[at..at + plain])?;
-            at += plain;
-            let Some(&byte) = text.as_bytes().get(at) else {
-                return Ok(());
-            };
-            match byte {
-                b'"' => self.0.write_str("\\\"")?,
-                b'\\' => self.0.write_str("\\\\")?,
-                b'\n' => self.0.write_str("\\n")?,
-                b'\r' => self.0.write_str("\\r")?,
-                b'\t' => self.0.write_str("\\t")?,
-                0x08 => self.0.write_str("\\b")?,
-                0x0c => self.0.write_str("\\f")?,
-                _ => write!(self.0, "\\u{byte:04x}")?,
-            }
-            at += 1;
-        }
     }
 }
 
@@ -340,13 +294,5 @@ mod tests {
             write_timestamp(&mut ours, at);
             assert_eq!(ours, humantime::format_rfc3339_micros(at).to_string());
         }
-    }
-
-    #[test]
-    fn escapes_as_serde_json_does() {
-        let text: String = (0u8..0x80).map(char::from).chain("é€😀".chars()).collect();
-        let mut ours = String::new();
-        write_json_str(&mut ours, &text).unwrap();
-        assert_eq!(ours, serde_json::to_string(&text).unwrap());
     }
 }

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served in the text format on the plain-HTTP metrics port.
 //! Every label value is from a fixed set: nothing a client sends becomes a label.
 
-use crate::admission::{Endpoint, Outcome, operation_label};
+use crate::admission::{Endpoint, Outcome, kind_label, operation_label};
 use crate::core::{CapabilityTable, Operation, TargetKind};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -97,7 +97,14 @@ pub struct Metrics {
 
 const ENDPOINTS: [Endpoint; 2] = [Endpoint::Mutate, Endpoint::Validate];
 const KINDS: usize = TargetKind::ALL.len() + 1;
-const OPERATIONS: usize = 5;
+/// Every operation a review can carry, `None` for one the API does not name.
+const OPERATIONS: [Option<Operation>; 5] = [
+    Some(Operation::Create),
+    Some(Operation::Update),
+    Some(Operation::Delete),
+    Some(Operation::Connect),
+    None,
+];
 
 fn endpoint_index(endpoint: Endpoint) -> usize {
     ENDPOINTS.iter().position(|e| *e == endpoint).unwrap_or(0)
@@ -113,15 +120,9 @@ fn admission_index(
     let kind = kind.map_or(KINDS - 1, |kind| {
         TargetKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
     });
-    let operation = match operation {
-        Some(Operation::Create) => 0,
-        Some(Operation::Update) => 1,
-        Some(Operation::Delete) => 2,
-        Some(Operation::Connect) => 3,
-        None => 4,
-    };
+    let operation = OPERATIONS.iter().position(|o| *o == operation).unwrap_or(0);
     let outcome = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
-    ((endpoint_index(endpoint) * KINDS + kind) * OPERATIONS + operation) * Outcome::ALL.len()
+    ((endpoint_index(endpoint) * KINDS + kind) * OPERATIONS.len() + operation) * Outcome::ALL.len()
         + outcome
 }
 
@@ -205,7 +206,7 @@ impl Default for Metrics {
             capability_check_skips,
             tls_reloads,
             tls_expiry,
-            admission_series: (0..ENDPOINTS.len() * KINDS * OPERATIONS * Outcome::ALL.len())
+            admission_series: (0..ENDPOINTS.len() * KINDS * OPERATIONS.len() * Outcome::ALL.len())
                 .map(|_| OnceLock::new())
                 .collect(),
             duration_series: Default::default(),
@@ -239,7 +240,7 @@ impl Metrics {
                 self.admissions
                     .get_or_create(&AdmissionLabels {
                         endpoint: endpoint.as_str(),
-                        kind: kind.map_or("other", TargetKind::as_str),
+                        kind: kind_label(kind),
                         operation: operation_label(operation),
                         decision: outcome.as_str(),
                     })
@@ -297,17 +298,10 @@ mod tests {
     #[test]
     fn every_admission_series_has_its_own_place() {
         let kinds = TargetKind::ALL.map(Some).into_iter().chain([None]);
-        let operations = [
-            Some(Operation::Create),
-            Some(Operation::Update),
-            Some(Operation::Delete),
-            Some(Operation::Connect),
-            None,
-        ];
         let mut places = HashSet::new();
         for endpoint in ENDPOINTS {
             for kind in kinds.clone() {
-                for operation in operations {
+                for operation in OPERATIONS {
                     for outcome in Outcome::ALL {
                         let place = admission_index(endpoint, kind, operation, outcome);
                         assert!(place < Metrics::default().admission_series.len());

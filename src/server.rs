@@ -5,7 +5,6 @@ use crate::admission::{self, Endpoint};
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
 use crate::core::Policy;
-use crate::core::TargetKind;
 use crate::idle::IdleTimeout;
 use crate::metrics::{KindLabels, Metrics, ReasonLabels, ReloadResult};
 use crate::tls::{self, Reload, ReloadingCert};
@@ -224,7 +223,7 @@ fn answer(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
                 metrics
                     .capability_check_skips
                     .get_or_create(&KindLabels {
-                        kind: answered.kind.map_or("other", TargetKind::as_str),
+                        kind: admission::kind_label(answered.kind),
                     })
                     .inc();
             }
