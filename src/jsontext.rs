@@ -25,6 +25,29 @@ pub fn first_special(word: u64) -> u64 {
         | (word.wrapping_sub(CONTROL_LIMIT) & !word & HIGH_BITS)
 }
 
+const LOW_SEVEN_BITS: u64 = u64::from_ne_bytes([0x7f; 8]);
+const CONTROL_BITS: u64 = u64::from_ne_bytes([0xe0; 8]);
+
+/// The high bit of every byte of `word` that is zero, exact for every byte (no borrow
+/// crosses bytes), unlike [`zero_bytes`].
+#[inline(always)]
+fn exact_zero_bytes(word: u64) -> u64 {
+    !(((word & LOW_SEVEN_BITS).wrapping_add(LOW_SEVEN_BITS)) | word) & HIGH_BITS
+}
+
+/// Whether, in eight bytes read little-endian, every backslash is followed by a quote
+/// within the word, every quote follows a backslash, and no byte is a control
+/// character: the inside of a JSON string as a last-applied annotation writes it, eight
+/// bytes that hold nothing but `\"` escapes and plain characters.
+#[inline(always)]
+pub fn only_escaped_quotes(word: u64) -> bool {
+    let quotes = exact_zero_bytes(word ^ QUOTES);
+    let backslashes = exact_zero_bytes(word ^ BACKSLASHES);
+    let controls = exact_zero_bytes(word & CONTROL_BITS);
+    // A backslash in the last byte escapes a byte of the next word: not passed here.
+    controls == 0 && backslashes >> 56 == 0 && quotes == backslashes << 8
+}
+
 /// How many bytes at the start of `bytes` stand in a JSON string as they are: up to the
 /// first quote, backslash or control character, eight bytes at a time.
 pub fn plain_prefix(bytes: &[u8]) -> usize {
@@ -108,6 +131,28 @@ mod tests {
         // What stands as it is: the rest of ASCII, DEL and UTF-8.
         let plain = "a ~\u{7f}é€😀 !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}";
         assert_eq!(plain_prefix(plain.as_bytes()), plain.len());
+    }
+
+    #[test]
+    fn only_escaped_quotes_passes_exactly_words_of_plain_bytes_and_escaped_quotes() {
+        // Every word over these bytes, against the rule read byte by byte.
+        let alphabet = [b'a', b'"', b'\\', 0x1f, b'\n', 0xc3];
+        let mut word = [0u8; 8];
+        for mut n in 0..alphabet.len().pow(8) {
+            for byte in &mut word {
+                *byte = alphabet[n % alphabet.len()];
+                n /= alphabet.len();
+            }
+            let want = word.iter().all(|&b| b >= 0x20)
+                && word[7] != b'\\'
+                && (0..8).all(|i| (word[i] == b'"') == (i > 0 && word[i - 1] == b'\\'));
+            assert_eq!(
+                only_escaped_quotes(u64::from_le_bytes(word)),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&word)
+            );
+        }
     }
 
     #[test]

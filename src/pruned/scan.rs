@@ -7,7 +7,7 @@
 //! what it accepts: valid JSON only, and exactly the slots the exact path would fill.
 
 use super::{Slot, TREE, member_named};
-use crate::jsontext::first_special;
+use crate::jsontext::{first_special, only_escaped_quotes};
 use std::borrow::Cow;
 
 /// Deeper skipped nesting is left to the exact path, which skips any depth.
@@ -101,6 +101,14 @@ impl<'a> Scanner<'a> {
                             at += 6;
                         }
                         _ => return None,
+                    }
+                    // A string with one escape is likely an embedded document, with `\"`
+                    // every few bytes: words of plain bytes and such escapes pass whole.
+                    while let Some(word) = word(bytes, at) {
+                        if !only_escaped_quotes(word) {
+                            break;
+                        }
+                        at += 8;
                     }
                 }
                 0..0x20 => return None,
