@@ -5,7 +5,7 @@
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
 use crate::core::{self, Decision, FieldError, FieldPath, Json, Operation, Policy, TargetKind};
-use crate::jsontext::{write_json_display, write_json_str};
+use crate::jsontext::{write_json_escaped, write_json_str};
 use crate::pruned::Pruned;
 use base64::Engine;
 use std::fmt::{self, Write};
@@ -352,7 +352,9 @@ struct ErrorList<'a>(&'a [RenderedError]);
 
 impl fmt::Display for ErrorList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_bracketed(f, self.0, ",", write_json_display)
+        write_bracketed(f, self.0, ",", |f, error| {
+            write!(f, "\"{}\"", error.escaped)
+        })
     }
 }
 
@@ -373,56 +375,52 @@ fn write_bracketed<W: Write + ?Sized, T>(
     out.write_char(']')
 }
 
-/// A field error as the answer and the log line state it, rendered once into one
-/// buffer: `field: body`, as Kubernetes prints a field error.
+/// A field error as the answer and the log line state it, `field: body` as Kubernetes
+/// prints a field error, rendered once into one buffer, already escaped as the inside
+/// of a JSON string: both write it only inside JSON strings.
 struct RenderedError {
-    text: String,
-    /// Where the field ends in `text`.
+    escaped: String,
+    /// Where the field ends in `escaped`.
     field_end: usize,
     reason: &'static str,
 }
 
 impl RenderedError {
     fn new(error: &FieldError) -> Self {
-        let mut text = String::with_capacity(256);
+        let mut escaped = String::with_capacity(256);
         // Writing to a String cannot fail.
-        let _ = write!(text, "{}", error.path);
-        let field_end = text.len();
-        let _ = write!(text, ": {}", error.body());
+        let _ = write_json_escaped(&mut escaped, &error.path);
+        let field_end = escaped.len();
+        escaped.push_str(": ");
+        let _ = write_json_escaped(&mut escaped, error.body());
         RenderedError {
-            text,
+            escaped,
             field_end,
             reason: error.cause_reason(),
         }
     }
 
-    fn field(&self) -> &str {
-        &self.text[..self.field_end]
+    fn escaped_field(&self) -> &str {
+        &self.escaped[..self.field_end]
     }
 
     /// The error without its path: a cause's message.
-    fn body(&self) -> &str {
-        &self.text[self.field_end + 2..]
+    fn escaped_body(&self) -> &str {
+        &self.escaped[self.field_end + 2..]
     }
 }
 
-impl fmt::Display for RenderedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+/// The message of a denial, escaped: the one error, or all of them as the API server
+/// lists several.
+fn write_escaped_denial_message(out: &mut String, errors: &[RenderedError]) -> fmt::Result {
+    match errors {
+        [one] => out.push_str(&one.escaped),
+        many => write_bracketed(out, many, ", ", |out, error| {
+            out.push_str(&error.escaped);
+            Ok(())
+        })?,
     }
-}
-
-/// The message of a denial: the one error, or all of them as the API server lists
-/// several.
-struct DenialMessage<'a>(&'a [RenderedError]);
-
-impl fmt::Display for DenialMessage<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            [one] => one.fmt(f),
-            many => write_bracketed(f, many, ", ", |f, error| error.fmt(f)),
-        }
-    }
+    Ok(())
 }
 
 /// The response AdmissionReview for `decision`, whose errors are `errors`: kube-core's
@@ -439,7 +437,10 @@ fn encode(uid: &str, decision: &Decision, errors: &[RenderedError]) -> Vec<u8> {
     // Room for all of it, escapes aside: one allocation.
     let room = 256
         + uid.len()
-        + errors.iter().map(|e| 2 * e.text.len() + 64).sum::<usize>()
+        + errors
+            .iter()
+            .map(|e| 2 * e.escaped.len() + 64)
+            .sum::<usize>()
         + decision.warnings.iter().map(|w| w.len() + 4).sum::<usize>()
         + patch.as_ref().map_or(0, String::len);
     let mut out = String::with_capacity(room);
@@ -463,16 +464,18 @@ fn write_response(
         out.push_str(r#","allowed":true,"status":{}"#);
     } else {
         out.push_str(r#","allowed":false,"status":{"status":"Failure","code":403,"message":"#);
-        write_json_display(out, DenialMessage(errors))?;
+        out.push('"');
+        write_escaped_denial_message(out, errors)?;
+        out.push('"');
         out.push_str(r#","reason":"Forbidden","details":{"causes":"#);
         write_bracketed(out, errors, ",", |out, error| {
             out.push_str(r#"{"reason":"#);
             write_json_str(out, error.reason)?;
-            out.push_str(r#","message":"#);
-            write_json_str(out, error.body())?;
-            out.push_str(r#","field":"#);
-            write_json_str(out, error.field())?;
-            out.push('}');
+            out.push_str(r#","message":""#);
+            out.push_str(error.escaped_body());
+            out.push_str(r#"","field":""#);
+            out.push_str(error.escaped_field());
+            out.push_str(r#""}"#);
             Ok(())
         })?;
         out.push_str("}}");
@@ -509,15 +512,25 @@ mod tests {
     use kube_core::response::{StatusCause, StatusDetails, StatusSummary};
 
     /// kube-core's `AdmissionResponse` for `decision`, serialised by serde: what
-    /// [`encode`] writes, byte for byte.
-    fn kube_core_encoding(uid: &str, decision: Decision, errors: &[RenderedError]) -> Vec<u8> {
+    /// [`encode`] writes, byte for byte. The messages are made here from the field
+    /// errors, as Kubernetes prints them, not by the code under test.
+    fn kube_core_encoding(uid: &str, decision: Decision) -> Vec<u8> {
+        let messages: Vec<String> = decision
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.body()))
+            .collect();
+        let message = match messages.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
         let mut response = AdmissionResponse::invalid("");
         response.uid = uid.to_owned();
         response.allowed = decision.allowed();
         response.result = if decision.allowed() {
             Status::default()
         } else {
-            let mut status = Status::failure(&DenialMessage(errors).to_string(), "Forbidden");
+            let mut status = Status::failure(&message, "Forbidden");
             status.status = Some(StatusSummary::Failure);
             status.code = 403;
             status.details = Some(StatusDetails {
@@ -525,12 +538,13 @@ mod tests {
                 group: String::new(),
                 kind: String::new(),
                 uid: String::new(),
-                causes: errors
+                causes: decision
+                    .errors
                     .iter()
                     .map(|e| StatusCause {
-                        reason: e.reason.to_owned(),
-                        message: e.body().to_owned(),
-                        field: e.field().to_owned(),
+                        reason: e.cause_reason().to_owned(),
+                        message: e.body().to_string(),
+                        field: e.path.to_string(),
                     })
                     .collect(),
                 retry_after_seconds: 0,
@@ -615,7 +629,7 @@ mod tests {
                 let errors: Vec<RenderedError> =
                     decision.errors.iter().map(RenderedError::new).collect();
                 let ours = encode(uid, decision, &errors);
-                let theirs = kube_core_encoding(uid, decision.clone(), &errors);
+                let theirs = kube_core_encoding(uid, decision.clone());
                 assert_eq!(
                     String::from_utf8(ours).unwrap(),
                     String::from_utf8(theirs).unwrap()

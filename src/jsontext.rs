@@ -68,8 +68,13 @@ pub fn plain_prefix(bytes: &[u8]) -> usize {
 /// `value` as a JSON string.
 pub fn write_json_display(out: &mut impl Write, value: impl fmt::Display) -> fmt::Result {
     out.write_char('"')?;
-    write!(JsonEscaped(&mut *out), "{value}")?;
+    write_json_escaped(&mut *out, value)?;
     out.write_char('"')
+}
+
+/// `value` escaped as the inside of a JSON string, without the quotes.
+pub fn write_json_escaped(out: &mut impl Write, value: impl fmt::Display) -> fmt::Result {
+    write!(JsonEscaped(out), "{value}")
 }
 
 /// `text` as a JSON string, escaped as serde_json escapes it.
