@@ -619,7 +619,12 @@ mod tests {
             Decision {
                 // A denial carries no patch, but keeps its warnings.
                 patch,
-                errors: vec![error("a", "x\"y"), error("b", "\n")],
+                // A field name that JSON escapes, as the split of field and body must survive.
+                errors: vec![
+                    error("a", "x\"y"),
+                    error("b", "\n"),
+                    error("q\"uote\\ é", "\\"),
+                ],
                 warnings: vec![warning],
                 ..Decision::default()
             },
@@ -636,6 +641,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_log_lines_error_list_is_a_json_array_of_the_errors_as_kubernetes_prints_them() {
+        let errors = [
+            FieldError::unsupported(FieldPath::new(["spec", "q\"uote\\"]), "x\"y\n", &["EFA"]),
+            FieldError::unsupported(FieldPath::new(["b"]), "é\u{1}", &["ENA"]),
+        ];
+        let rendered: Vec<RenderedError> = errors.iter().map(RenderedError::new).collect();
+        let listed: Vec<String> = serde_json::from_str(&ErrorList(&rendered).to_string()).unwrap();
+        let printed: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.body()))
+            .collect();
+        assert_eq!(listed, printed);
     }
 
     /// An OpenShift policy, the embedded table, and the folder of review fixtures.

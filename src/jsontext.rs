@@ -161,6 +161,27 @@ mod tests {
     }
 
     #[test]
+    fn only_escaped_quotes_reads_every_byte_value_at_every_place() {
+        // Each byte value at each place of words that pass, against the same rule.
+        for base in [*b"aaaaaaaa", *b"\\\"a\\\"aaa", *b"a\\\"aaa\\\""] {
+            for at in 0..8 {
+                for value in 0..=255u8 {
+                    let mut word = base;
+                    word[at] = value;
+                    let want = word.iter().all(|&b| b >= 0x20)
+                        && word[7] != b'\\'
+                        && (0..8).all(|i| (word[i] == b'"') == (i > 0 && word[i - 1] == b'\\'));
+                    assert_eq!(
+                        only_escaped_quotes(u64::from_le_bytes(word)),
+                        want,
+                        "{word:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn escapes_as_serde_json_does() {
         let text: String = (0u8..0x80).map(char::from).chain("é€😀".chars()).collect();
         let mut ours = String::new();

@@ -612,11 +612,13 @@ mod tests {
     #[test]
     fn skipped_strings_with_escapes_end_where_serde_json_ends_them() {
         // An embedded document, as a last-applied annotation holds one, at every
-        // alignment, ending in each kind of escape; and the same broken.
-        let document = r#"{\"a\":\"b\",\"cd\":[\"e\\\\\",\"\u00e9\"],\"f\":\"g\\n\"}"#;
+        // alignment after a first escape (where words start to pass whole), with
+        // characters outside ASCII, ending in each kind of escape; and the same broken.
+        let document =
+            r#"{\"a\":\"b\",\"cd\":[\"e\\\\\",\"\u00e9\"],\"日本\":\"é\",\"f\":\"g\\n\"}"#;
         for pad in 0..9 {
             for end in ["", "\\\\", "\\\"", "\\n", "x\\\"\\\"", "\\\\\\\\"] {
-                let string = format!("{}{document}{end}", "p".repeat(pad));
+                let string = format!("\\\"{}{document}{end}", "p".repeat(pad));
                 let review = |text: &str| {
                     format!(r#"{{"request": {{"userInfo": {{"note": "{text}"}}, "uid": "u"}}}}"#)
                 };
