@@ -138,9 +138,22 @@ mod tests {
         assert_eq!(plain_prefix(plain.as_bytes()), plain.len());
     }
 
+    /// `only_escaped_quotes` on `word`, against its rule read byte by byte.
+    fn check_only_escaped_quotes(word: [u8; 8]) {
+        let want = word.iter().all(|&b| b >= 0x20)
+            && word[7] != b'\\'
+            && (0..8).all(|i| (word[i] == b'"') == (i > 0 && word[i - 1] == b'\\'));
+        assert_eq!(
+            only_escaped_quotes(u64::from_le_bytes(word)),
+            want,
+            "{:?}",
+            String::from_utf8_lossy(&word)
+        );
+    }
+
     #[test]
     fn only_escaped_quotes_passes_exactly_words_of_plain_bytes_and_escaped_quotes() {
-        // Every word over these bytes, against the rule read byte by byte.
+        // Every word over these bytes.
         let alphabet = [b'a', b'"', b'\\', 0x1f, b'\n', 0xc3];
         let mut word = [0u8; 8];
         for mut n in 0..alphabet.len().pow(8) {
@@ -148,34 +161,19 @@ mod tests {
                 *byte = alphabet[n % alphabet.len()];
                 n /= alphabet.len();
             }
-            let want = word.iter().all(|&b| b >= 0x20)
-                && word[7] != b'\\'
-                && (0..8).all(|i| (word[i] == b'"') == (i > 0 && word[i - 1] == b'\\'));
-            assert_eq!(
-                only_escaped_quotes(u64::from_le_bytes(word)),
-                want,
-                "{:?}",
-                String::from_utf8_lossy(&word)
-            );
+            check_only_escaped_quotes(word);
         }
     }
 
     #[test]
     fn only_escaped_quotes_reads_every_byte_value_at_every_place() {
-        // Each byte value at each place of words that pass, against the same rule.
+        // Each byte value at each place of words that pass.
         for base in [*b"aaaaaaaa", *b"\\\"a\\\"aaa", *b"a\\\"aaa\\\""] {
             for at in 0..8 {
                 for value in 0..=255u8 {
                     let mut word = base;
                     word[at] = value;
-                    let want = word.iter().all(|&b| b >= 0x20)
-                        && word[7] != b'\\'
-                        && (0..8).all(|i| (word[i] == b'"') == (i > 0 && word[i - 1] == b'\\'));
-                    assert_eq!(
-                        only_escaped_quotes(u64::from_le_bytes(word)),
-                        want,
-                        "{word:?}"
-                    );
+                    check_only_escaped_quotes(word);
                 }
             }
         }
