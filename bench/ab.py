@@ -6,11 +6,11 @@
 Each round starts the ceiling (target/release/examples/ceiling) and then each binary, on
 127.0.0.1, loads each with h2load over HTTP/2 at concurrency 64 (4 connections x 16
 streams, as in `make bench`; --body, default the denial fixture) for S seconds, and
-stops it. h2load keeps no per-request log here (see `run.h2load`). The webhooks log JSON, as the Deployment runs them. Taking turns makes the
-machine's drift, tens of percent within minutes here, hit every server alike; the
-figures that carry over are each build's median, over the rounds, of its throughput
-over the ceiling's in the same round, and of the CPU it spends per request beyond the
-ceiling's. Build the ceiling first: cargo build --release --example ceiling.
+stops it. h2load keeps no per-request log here (see `run.h2load`). The webhooks log
+JSON, as the Deployment runs them. Taking turns makes the machine's drift, tens of
+percent within minutes here, hit every server alike; the figures that carry over are
+each build's median, over the rounds, of its throughput over the ceiling's in the same
+round, and of the CPU it spends per request beyond the ceiling's. Build the ceiling first: cargo build --release --example ceiling.
 """
 from __future__ import annotations
 
