@@ -176,6 +176,68 @@ def half_peak(server: Server, peak: dict, endpoint: str, duration: int, runs: in
     return middle
 
 
+def even_load(port: int, body: Path, endpoint: str, script_rate: float, seconds: int) -> dict:
+    """HTTP/2 with requests offered evenly: h2load's timing script gives each of 4
+    connections (up to 16 streams each, as at the peak) one request every 4 / `script_rate`
+    seconds. The first second is warm-up and left out. h2load times each request from when
+    it sent it, and sets each script timer from the last, late by the loop's latency (libev
+    sleeps at least a millisecond), so the script asks for more than it gets: the rate
+    achieved is counted from the log."""
+    clients, streams = 4, 16
+    interval_ms = 1000 * clients / script_rate
+    url = f"https://127.0.0.1:{port}/{endpoint}?timeout=10s"
+    with tempfile.TemporaryDirectory() as tmp:
+        script, log_file = Path(tmp) / "script.tsv", Path(tmp) / "log.tsv"
+        script.write_text("".join(f"{i * interval_ms:.3f}\t{url}\n"
+                                  for i in range(int((seconds + 1) * 1000 / interval_ms))))
+        subprocess.run(["h2load", "-c", str(clients), "-m", str(streams), "-t", "1",
+                        "--timing-script-file", str(script), "--log-file", str(log_file),
+                        "-d", str(body), "-H", "content-type: application/json"],
+                       capture_output=True, text=True, check=True)
+        rows = [line.split("\t") for line in log_file.read_text().splitlines() if line]
+    if not rows:
+        raise RuntimeError("h2load logged no requests")
+    first = min(int(row[0]) for row in rows)
+    measured = [row for row in rows if int(row[0]) >= first + 1_000_000]
+    if not measured:
+        raise RuntimeError("h2load logged no requests after its warm-up second")
+    span_s = (max(int(row[0]) for row in measured) - first - 1_000_000) / 1e6
+    durations = sorted(int(row[2]) for row in measured)
+    return {"requests_per_second": len(measured) / span_s if span_s > 0 else 0.0,
+            "failed": sum(1 for row in measured if not row[1].startswith("2")),
+            "p50_us": percentile(durations, 50), "p99_us": percentile(durations, 99),
+            "p999_us": percentile(durations, 99.9), "script_rps": round(script_rate)}
+
+
+def even_half_peak(server: Server, peak: dict, endpoint: str, runs: int) -> dict:
+    """HTTP/2 at half `peak`'s rate offered evenly (`even_load`): of the runs that deliver
+    that rate to within 5 %, the first `runs`, and the one of them with the median p99.
+    How late h2load's script timers run depends on the server's answers, so after each run
+    the script rate is corrected (damped: the same script rate delivers different rates
+    from one run to the next)."""
+    half = peak["requests_per_second"] / 2
+    script_rate = half * 1.5
+    points, attempts = [], 0
+    while len(points) < runs:
+        attempts += 1
+        if attempts > 4 * runs + 8:
+            raise RuntimeError(f"h2load's timing script did not deliver {half:.0f} req/s to within 5 %")
+        point = even_load(server.port, FIXTURE, endpoint, script_rate, 5)
+        got = point["requests_per_second"]
+        if abs(got / half - 1) <= 0.05:
+            points.append(point)
+        script_rate *= (half / got) ** 0.7
+    points.sort(key=lambda x: x["p99_us"])
+    middle = points[len(points) // 2] | {"target": server.name, "wanted_rps": round(half), "attempts": attempts}
+    middle["p99_us_runs"] = [x["p99_us"] for x in points]
+    middle["rps_runs"] = [round(x["requests_per_second"]) for x in points]
+    print(f"  {server.name:8} h2 at the webhook's half peak ({half:.0f} req/s) offered evenly, {runs} of {attempts} runs at "
+          + ", ".join(f"{x['requests_per_second']:.0f}" for x in points) + " req/s: p99 "
+          + ", ".join(f"{x['p99_us']:.0f}" for x in points) + f" µs; median run p99.9 {middle['p999_us']:.0f} µs",
+          flush=True)
+    return middle
+
+
 def load_sweep(server: Server, body: Path, endpoint: str, sweep: list[int], duration: int) -> list[dict]:
     rows = []
     for http2 in (True, False):
@@ -304,6 +366,38 @@ def criterion_estimates() -> dict[str, dict]:
     return found
 
 
+# One busy loop per core, reading the clock: any gap between two reads is time the
+# core was taken away (by the host, or the kernel's own threads).
+SPIN = """
+import json, sys, time
+clock = time.perf_counter
+end = clock() + float(sys.argv[1])
+last = clock()
+gaps = []
+while last < end:
+    now = clock()
+    if now - last > 0.0005:
+        gaps.append(now - last)
+    last = now
+print(json.dumps(gaps))
+"""
+
+
+def stalls(seconds: float) -> dict:
+    """How much time each core loses while every core is busy, before any load runs.
+    A request caught in a stall waits it out, so the share of time with more than 2 ms of
+    stall still ahead is a share of requests that the machine alone makes late."""
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN, str(seconds)], stdout=subprocess.PIPE, text=True)
+                for _ in range(os.cpu_count() or 1)]
+    gaps = [g for p in spinners for g in json.loads(p.communicate()[0])]
+    cores = len(spinners)
+    return {"seconds": seconds, "cores": cores,
+            "over_1ms": sum(g > 0.001 for g in gaps), "over_2ms": sum(g > 0.002 for g in gaps),
+            "longest_ms": round(max(gaps, default=0) * 1000, 2),
+            "lost_share": sum(gaps) / (seconds * cores),
+            "beyond_2ms_share": sum(max(0.0, g - 0.002) for g in gaps) / (seconds * cores)}
+
+
 def machine() -> dict:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -315,7 +409,28 @@ def machine() -> dict:
     mem = status_kib(os.getpid(), "VmRSS")  # touch /proc to fail early if absent
     total_mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_mib": total_mem,
-            "kernel": platform.release(), "rustc": rustc, "h2load": h2, "_": mem}
+            "kernel": platform.release(), "rustc": rustc, "h2load": h2, "_": mem} | kernel_scheduling()
+
+
+def kernel_scheduling() -> dict:
+    """The kernel's tick and preemption model, where the kernel publishes its config: a
+    woken thread that finds every core busy may wait for the next tick."""
+    try:
+        config = subprocess.run(["zcat", "/proc/config.gz"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    found = {}
+    for line in config.splitlines():
+        if line.startswith("CONFIG_HZ="):
+            found["tick_ms"] = 1000 / int(line.split("=", 1)[1])
+        elif re.fullmatch(r"CONFIG_PREEMPT(_NONE|_VOLUNTARY|_LAZY)?=y", line):
+            found["preemption"] = {"CONFIG_PREEMPT_NONE": "none", "CONFIG_PREEMPT_VOLUNTARY": "voluntary",
+                                   "CONFIG_PREEMPT_LAZY": "lazy", "CONFIG_PREEMPT": "full"}[line.split("=")[0]]
+    # A dynamic-preemption kernel runs its built-in model unless the command line names one.
+    chosen = re.search(r"(?:^| )preempt=(\S+)", Path("/proc/cmdline").read_text())
+    if chosen:
+        found["preemption"] = chosen.group(1)
+    return found
 
 
 def main() -> None:
@@ -340,6 +455,10 @@ def main() -> None:
         results: dict = {"machine": machine(), "quick": args.quick, "duration_s": duration,
                          "fixture": FIXTURE.relative_to(ROOT).as_posix(), "endpoint": endpoint,
                          "body_bytes": FIXTURE.stat().st_size}
+        if not args.quick:
+            results["stalls"] = st = stalls(10)
+            print(f"stalls with every core busy, {st['seconds']} s: {st['over_1ms']} over 1 ms, {st['over_2ms']} over 2 ms, "
+                  f"longest {st['longest_ms']} ms; {st['beyond_2ms_share']:.2%} of the time more than 2 ms of stall ahead", flush=True)
         print(f"load: {FIXTURE.name} to /{endpoint}, {duration} s per point after 1 s warm-up")
         # The same review as the API server's Go encoder writes it: no indentation.
         compact = cert_dir / "machineset-create-efa-m5-compact.json"
@@ -357,6 +476,8 @@ def main() -> None:
                 # ceiling: what the same paced load costs in latency on this machine
                 # with nothing but TLS and HTTP behind it.
                 results[f"half_peak_{server.name}"] = half_peak(server, peak, endpoint, duration, half_peak_runs)
+                if not args.quick:
+                    results[f"even_half_peak_{server.name}"] = even_half_peak(server, peak, endpoint, half_peak_runs)
                 results[f"{server.name}_peak_rss_kib"] = status_kib(server.proc.pid, "VmHWM")
                 if not args.quick:
                     results.setdefault("handshakes", {})[server.name] = handshakes(
