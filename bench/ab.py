@@ -10,7 +10,8 @@ stops it. h2load keeps no per-request log here (see `run.h2load`). The webhooks 
 JSON, as the Deployment runs them. Taking turns makes the machine's drift, tens of
 percent within minutes here, hit every server alike; the figures that carry over are
 each build's median, over the rounds, of its throughput over the ceiling's in the same
-round, and of the CPU it spends per request beyond the ceiling's. Build the ceiling first: cargo build --release --example ceiling.
+round, and of the CPU it spends per request beyond the ceiling's. Build the ceiling
+first: cargo build --release --example ceiling.
 """
 from __future__ import annotations
 

@@ -114,6 +114,21 @@ def percentile(sorted_values: list[int], p: float) -> float:
     return sorted_values[k]
 
 
+def latency_percentiles(durations_us: list[int]) -> dict:
+    """p50, p99 and p99.9 of request durations, in microseconds, from h2load's log."""
+    ordered = sorted(durations_us)
+    return {"p50_us": percentile(ordered, 50), "p99_us": percentile(ordered, 99),
+            "p999_us": percentile(ordered, 99.9)}
+
+
+def median_by_p99(points: list[dict]) -> dict:
+    """Of repeated runs, the one with the median p99, holding every run's p99; `points`
+    is left sorted by p99. Paced latency on two shared cores moves by tenths of a
+    millisecond between runs, so one run alone says little."""
+    points.sort(key=lambda x: x["p99_us"])
+    return points[len(points) // 2] | {"p99_us_runs": [x["p99_us"] for x in points]}
+
+
 def h2load(port: int, body: Path, endpoint: str, http2: bool, concurrency: int,
            duration: int, rps_per_client: float | None = None, latencies: bool = True) -> dict:
     """One h2load run; latency percentiles from its per-request log. Without
@@ -142,7 +157,7 @@ def h2load(port: int, body: Path, endpoint: str, http2: bool, concurrency: int,
     protocol = re.search(r"Application protocol: (\S+)", out)
     durations = []
     if log_file:
-        durations = sorted(int(line.split("\t")[2]) for line in Path(log_file).read_text().splitlines() if line)
+        durations = [int(line.split("\t")[2]) for line in Path(log_file).read_text().splitlines() if line]
         os.unlink(log_file)
     return {
         "requests_per_second": float(m.group(1)) if m else 0.0,
@@ -152,14 +167,12 @@ def h2load(port: int, body: Path, endpoint: str, http2: bool, concurrency: int,
         "protocol": protocol.group(1) if protocol else "?",
         "clients": clients,
         "streams": streams,
-    } | ({"p50_us": percentile(durations, 50), "p99_us": percentile(durations, 99),
-          "p999_us": percentile(durations, 99.9)} if latencies else {})
+    } | (latency_percentiles(durations) if latencies else {})
 
 
 def half_peak(server: Server, peak: dict, endpoint: str, duration: int, runs: int) -> dict:
     """HTTP/2 at half `peak`'s rate (paced by h2load's --rps), at its concurrency, `runs`
-    times: the run with the median p99. Paced latency on two shared cores moves by tenths
-    of a millisecond between runs, so one run alone says little."""
+    times: the run with the median p99."""
     half = peak["requests_per_second"] / 2
     points = []
     for _ in range(runs):
@@ -168,11 +181,9 @@ def half_peak(server: Server, peak: dict, endpoint: str, duration: int, runs: in
         point.update({"target": server.name, "http2": True, "concurrency": peak["concurrency"],
                       "offered_rps": round(half)})
         points.append(point)
-    points.sort(key=lambda x: x["p99_us"])
-    middle = points[len(points) // 2]
-    middle["p99_us_runs"] = [x["p99_us"] for x in points]
+    middle = median_by_p99(points)
     print(f"  {server.name:8} h2 at the webhook's half peak ({half:.0f} req/s offered), {runs} runs: "
-          f"p99 " + ", ".join(f"{x['p99_us']:.0f}" for x in points) + f" µs; median run p99.9 {middle['p999_us']:.0f} µs")
+          f"p99 " + ", ".join(f"{x:.0f}" for x in middle["p99_us_runs"]) + f" µs; median run p99.9 {middle['p999_us']:.0f} µs")
     return middle
 
 
@@ -204,11 +215,9 @@ def even_load(port: int, body: Path, endpoint: str, script_rate: float, seconds:
     span_s = (max(int(row[0]) for row in measured) - first - 1_000_000) / 1e6
     if span_s <= 0:
         raise RuntimeError("h2load logged too few requests to tell their rate")
-    durations = sorted(int(row[2]) for row in measured)
     return {"requests_per_second": len(measured) / span_s,
             "failed": sum(1 for row in measured if not row[1].startswith("2")),
-            "p50_us": percentile(durations, 50), "p99_us": percentile(durations, 99),
-            "p999_us": percentile(durations, 99.9), "script_rps": round(script_rate)}
+            "script_rps": round(script_rate)} | latency_percentiles([int(row[2]) for row in measured])
 
 
 def even_half_peak(server: Server, peak: dict, endpoint: str, runs: int) -> dict:
@@ -229,13 +238,11 @@ def even_half_peak(server: Server, peak: dict, endpoint: str, runs: int) -> dict
         if abs(got / half - 1) <= 0.05:
             points.append(point)
         script_rate *= (half / got) ** 0.7
-    points.sort(key=lambda x: x["p99_us"])
-    middle = points[len(points) // 2] | {"target": server.name, "wanted_rps": round(half), "attempts": attempts}
-    middle["p99_us_runs"] = [x["p99_us"] for x in points]
-    middle["rps_runs"] = [round(x["requests_per_second"]) for x in points]
+    middle = median_by_p99(points) | {"target": server.name, "wanted_rps": round(half), "attempts": attempts,
+                                      "rps_runs": [round(x["requests_per_second"]) for x in points]}
     print(f"  {server.name:8} h2 at the webhook's half peak ({half:.0f} req/s) offered evenly, {runs} of {attempts} runs at "
-          + ", ".join(f"{x['requests_per_second']:.0f}" for x in points) + " req/s: p99 "
-          + ", ".join(f"{x['p99_us']:.0f}" for x in points) + f" µs; median run p99.9 {middle['p999_us']:.0f} µs",
+          + ", ".join(f"{x:,}" for x in middle["rps_runs"]) + " req/s: p99 "
+          + ", ".join(f"{x:.0f}" for x in middle["p99_us_runs"]) + f" µs; median run p99.9 {middle['p999_us']:.0f} µs",
           flush=True)
     return middle
 
