@@ -4,10 +4,12 @@
 
 use crate::capabilities::CapabilityStore;
 use crate::cluster::ClusterRegions;
-use crate::core::{self, Decision, FieldError, FieldPath, Json, Operation, Policy, TargetKind};
+use crate::core::field_error::display_value;
+use crate::core::object::present;
+use crate::core::{self, Decision, FieldError, FieldPath, Operation, Policy, TargetKind};
 use crate::jsontext::{write_json_escaped, write_json_str};
-use crate::pruned::Pruned;
 use base64::Engine;
+use serde_json::Value;
 use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -73,26 +75,26 @@ struct Envelope<'a> {
     operation: Option<Operation>,
     name: &'a str,
     namespace: &'a str,
-    object: Option<Pruned<'a>>,
-    old_object: Option<Pruned<'a>>,
+    object: Option<&'a Value>,
+    old_object: Option<&'a Value>,
 }
 
-fn str_at<'a>(value: Pruned<'a>, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Pruned::as_str)
+fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
 }
 
-fn decode(review: Pruned<'_>) -> Result<Envelope<'_>, BadRequest> {
+fn decode(review: &Value) -> Result<Envelope<'_>, BadRequest> {
     if !review.is_object() {
         return Err(BadRequest::NotObject);
     }
     match review.get("apiVersion") {
         Some(version) if version.as_str() == Some(ADMISSION_API_VERSION) => {}
-        Some(other) => return Err(BadRequest::Version(other.display())),
+        Some(other) => return Err(BadRequest::Version(display_value(other))),
         None => return Err(BadRequest::NoVersion),
     }
     match review.get("kind") {
         Some(kind) if kind.as_str() == Some("AdmissionReview") => {}
-        Some(other) => return Err(BadRequest::Kind(other.display())),
+        Some(other) => return Err(BadRequest::Kind(display_value(other))),
         None => return Err(BadRequest::Kind("(missing)".to_owned())),
     }
     let Some(request) = review.get("request").filter(|r| r.is_object()) else {
@@ -124,8 +126,8 @@ fn decode(review: Pruned<'_>) -> Result<Envelope<'_>, BadRequest> {
         operation,
         name: str_at(request, "name").unwrap_or(""),
         namespace: str_at(request, "namespace").unwrap_or(""),
-        object: request.present("object"),
-        old_object: request.present("oldObject"),
+        object: present(request, "object"),
+        old_object: present(request, "oldObject"),
     })
 }
 
@@ -165,7 +167,7 @@ pub fn answer(
     let started = Instant::now();
     // Only the members the webhook reads are built; the rest is validated and skipped.
     let review = crate::pruned::review_from_slice(body).map_err(BadRequest::NotJson)?;
-    let envelope = decode(review.root())?;
+    let envelope = decode(&review)?;
     let target = TargetKind::from_gvk(envelope.group, envelope.version, envelope.kind);
     let decision = match envelope.operation {
         // Another kind is none of our business, whatever its operation.
@@ -173,11 +175,7 @@ pub fn answer(
         None => Decision {
             errors: vec![FieldError::unsupported(
                 FieldPath::new(["request", "operation"]),
-                review
-                    .root()
-                    .member(&["request", "operation"])
-                    .and_then(Pruned::as_str)
-                    .unwrap_or(""),
+                review["request"]["operation"].as_str().unwrap_or(""),
                 &["CONNECT", "CREATE", "DELETE", "UPDATE"],
             )],
             ..Decision::default()

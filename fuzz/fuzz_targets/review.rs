@@ -1,10 +1,8 @@
 //! Arbitrary bytes into the request decoder and the core (`admission::review`), through
-//! both endpoints. Besides "never a panic": the pruned parse's fast path agrees with its
-//! serde_json path, every answered body is a well-formed AdmissionReview response, a
-//! body is answered only when it is a JSON object whose `request.uid` is a non-empty
-//! string (depth, lone surrogates and huge numbers in the members the webhook skips
-//! aside), and the
-//! answer echoes that uid.
+//! both endpoints. Besides "never a panic": every answered body is a well-formed
+//! AdmissionReview response, a body is answered only when it is a JSON object whose
+//! `request.uid` is a non-empty string (depth, lone surrogates and huge numbers in the
+//! members the webhook skips aside), and the answer echoes that uid.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -41,7 +39,7 @@ fn sent_uid(data: &[u8]) -> Option<String> {
                 .iter()
                 .any(|what| e.to_string().contains(what)) =>
         {
-            pruned::review_from_slice(data).ok()?.root().to_value()
+            pruned::review_from_slice(data).ok()?
         }
         Err(_) => return None,
     };
@@ -52,12 +50,6 @@ fn sent_uid(data: &[u8]) -> Option<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // The pruned parse's fast path takes only what its serde_json path parses the same.
-    assert_eq!(
-        pruned::review_from_slice(data).map_err(|e| e.to_string()),
-        pruned::review_from_slice_exact(data).map_err(|e| e.to_string()),
-        "the fast path disagrees with serde_json"
-    );
     let (policy, store) = fixtures();
     let uid = sent_uid(data);
     for endpoint in [Endpoint::Mutate, Endpoint::Validate] {

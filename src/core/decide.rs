@@ -1,8 +1,7 @@
 //! The rules of both endpoints.
 
 use super::capability::{CapabilityLookup, efa_alternatives};
-use super::field_error::{FieldError, FieldPath, quote};
-use super::json::Json;
+use super::field_error::{FieldError, FieldPath, display_value, quote};
 use super::object::{self, ProviderConfig, TargetKind, find_provider_config, optional_string};
 use super::spelling::{InterfaceType, Reading, Spelling};
 use super::{
@@ -19,16 +18,16 @@ const INSTANCE_TYPE: &str = "instanceType";
 
 /// An AWS machine or machine template under CREATE or UPDATE: what both endpoints
 /// decide on.
-struct Subject<J> {
+struct Subject<'a> {
     kind: TargetKind,
-    object: J,
-    config: ProviderConfig<J>,
+    object: &'a Value,
+    config: ProviderConfig<'a>,
     /// Cluster API's enum is `interface`/`efa` whatever the Machine API spelling.
     spelling: Spelling,
 }
 
 /// The subject of `req`, or the whole answer when there is nothing to decide.
-fn subject<'a, J: Json<'a>>(req: &Request<'_, J>, policy: &Policy) -> Result<Subject<J>, Decision> {
+fn subject<'a>(req: &Request<'a>, policy: &Policy) -> Result<Subject<'a>, Decision> {
     let Some(kind) = TargetKind::from_gvk(req.group, req.version, req.kind) else {
         return Err(Decision::default());
     };
@@ -75,14 +74,14 @@ fn subject<'a, J: Json<'a>>(req: &Request<'_, J>, policy: &Policy) -> Result<Sub
 
 /// `networkInterfaceType` as given, before any spelling is applied.
 #[derive(Clone, Copy)]
-enum GivenInterface<'a, J> {
+enum GivenInterface<'a> {
     /// Absent, null or empty: the platform default applies.
     Unset,
     Text(&'a str),
-    WrongType(J),
+    WrongType(&'a Value),
 }
 
-fn given_interface<'a, J: Json<'a>>(config: &ProviderConfig<J>) -> GivenInterface<'a, J> {
+fn given_interface<'a>(config: &ProviderConfig<'a>) -> GivenInterface<'a> {
     match config.network_interface_type {
         None => GivenInterface::Unset,
         Some(value) => match value.as_str() {
@@ -94,7 +93,7 @@ fn given_interface<'a, J: Json<'a>>(config: &ProviderConfig<J>) -> GivenInterfac
 }
 
 /// `/mutate`: default an absent value on CREATE, normalise an alias on CREATE and UPDATE.
-pub fn mutate<'a, J: Json<'a>>(req: &Request<'_, J>, policy: &Policy) -> Decision {
+pub fn mutate(req: &Request<'_>, policy: &Policy) -> Decision {
     let subject = match subject(req, policy) {
         Ok(subject) => subject,
         Err(decision) => return decision,
@@ -135,8 +134,8 @@ pub fn mutate<'a, J: Json<'a>>(req: &Request<'_, J>, policy: &Policy) -> Decisio
 }
 
 /// `/validate`: the enum, the EFA capability check and the advice, with ratcheting.
-pub fn validate<'a, J: Json<'a>>(
-    req: &Request<'_, J>,
+pub fn validate(
+    req: &Request<'_>,
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
 ) -> Decision {
@@ -166,27 +165,14 @@ pub fn validate<'a, J: Json<'a>>(
 
 /// What ratcheting compares: the interface by meaning (the mutating hook may have
 /// rewritten an alias stored before), everything else as given.
-enum InterfaceKey<J> {
+#[derive(PartialEq)]
+enum InterfaceKey<'a> {
     Unset,
     Meaning(InterfaceType),
-    Raw(J),
+    Raw(&'a Value),
 }
 
-impl<'a, J: Json<'a>> InterfaceKey<J> {
-    fn same(&self, other: &Self) -> bool {
-        match (self, other) {
-            (InterfaceKey::Unset, InterfaceKey::Unset) => true,
-            (InterfaceKey::Meaning(a), InterfaceKey::Meaning(b)) => a == b,
-            (InterfaceKey::Raw(a), InterfaceKey::Raw(b)) => a.same(*b),
-            _ => false,
-        }
-    }
-}
-
-fn interface_key<'a, J: Json<'a>>(
-    config: &ProviderConfig<J>,
-    spelling: Spelling,
-) -> InterfaceKey<J> {
+fn interface_key<'a>(config: &ProviderConfig<'a>, spelling: Spelling) -> InterfaceKey<'a> {
     match given_interface(config) {
         GivenInterface::Unset => InterfaceKey::Unset,
         GivenInterface::Text(text) => match spelling.read(text) {
@@ -200,30 +186,21 @@ fn interface_key<'a, J: Json<'a>>(
     }
 }
 
-/// Both absent, or the same value.
-fn same_field<'a, J: Json<'a>>(old: Option<J>, new: Option<J>) -> bool {
-    match (old, new) {
-        (None, None) => true,
-        (Some(old), Some(new)) => old.same(new),
-        _ => false,
-    }
-}
-
-fn unchanged_by_update<'a, J: Json<'a>>(req: &Request<'_, J>, subject: &Subject<J>) -> bool {
+fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>) -> bool {
     let new = &subject.config;
     let spelling = subject.spelling;
     req.old_object
         .and_then(|old| find_provider_config(old, subject.kind).ok().flatten())
         .is_some_and(|old| {
-            interface_key(&old, spelling).same(&interface_key(new, spelling))
-                && same_field(old.instance_type, new.instance_type)
-                && same_field(old.region, new.region)
+            interface_key(&old, spelling) == interface_key(new, spelling)
+                && old.instance_type == new.instance_type
+                && old.region == new.region
         })
 }
 
-fn check<'a, J: Json<'a>>(
-    subject: &Subject<J>,
-    req: &Request<'_, J>,
+fn check(
+    subject: &Subject<'_>,
+    req: &Request<'_>,
     policy: &Policy,
     capabilities: &dyn CapabilityLookup,
     decision: &mut Decision,
@@ -320,9 +297,9 @@ fn check<'a, J: Json<'a>>(
 
 /// The region of an object that names none: for Cluster API its AWSCluster's, when
 /// known; else the webhook's own, said in a warning where it is a guess.
-fn default_region<'a, 'v, J: Json<'v>>(
-    subject: &Subject<J>,
-    req: &Request<'a, J>,
+fn default_region<'a>(
+    subject: &Subject<'_>,
+    req: &Request<'a>,
     policy: &'a Policy,
     warnings: &mut Vec<String>,
 ) -> &'a str {
@@ -351,14 +328,14 @@ fn default_region<'a, 'v, J: Json<'v>>(
 
 /// Whether the object asks for capability denials to be warnings; a value other than
 /// `"true"` is said, not guessed at.
-fn skip_capability_check<'a, J: Json<'a>>(object: J, warnings: &mut Vec<String>) -> bool {
+fn skip_capability_check(object: &Value, warnings: &mut Vec<String>) -> bool {
     match object::annotation(object, SKIP_CAPABILITY_CHECK_ANNOTATION) {
         None => false,
         Some(value) if value.as_str() == Some("true") => true,
         Some(other) => {
             warnings.push(format!(
                 "annotation {SKIP_CAPABILITY_CHECK_ANNOTATION} is {}: only \"true\" skips the capability check",
-                quote(&other.display())
+                quote(&display_value(other))
             ));
             false
         }

@@ -1,6 +1,6 @@
 //! Field errors that read like the Kubernetes API server's (`<path>: <Type>: <detail>`).
 
-use super::json::Json;
+use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -93,11 +93,11 @@ impl FieldError {
         )
     }
 
-    pub fn invalid<'a>(path: FieldPath, value: impl Json<'a>, detail: impl Into<String>) -> Self {
+    pub fn invalid(path: FieldPath, value: &Value, detail: impl Into<String>) -> Self {
         Self::new(
             path,
             FieldErrorKind::Invalid {
-                value: value.display(),
+                value: display_value(value),
                 detail: detail.into(),
             },
         )
@@ -178,6 +178,19 @@ impl fmt::Display for Body<'_> {
             Some(hint) if self.with_hint => write!(f, "; {hint}"),
             _ => Ok(()),
         }
+    }
+}
+
+/// How the API server prints an invalid value: scalars as themselves, containers by
+/// their type, so that whole objects are never echoed.
+pub fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => quote(s),
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(_) => "\"array\"".to_owned(),
+        Value::Object(_) => "\"object\"".to_owned(),
     }
 }
 

@@ -4,7 +4,6 @@
 pub mod capability;
 mod decide;
 pub mod field_error;
-pub mod json;
 pub mod object;
 pub mod spelling;
 
@@ -14,7 +13,6 @@ pub use capability::{
 };
 pub use decide::{mutate, validate};
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};
-pub use json::Json;
 pub use object::TargetKind;
 pub use spelling::{InterfaceType, Spelling};
 
@@ -49,16 +47,15 @@ pub struct Policy {
     pub default_region: String,
 }
 
-/// The parts of an AdmissionRequest the decision reads. The objects are any [`Json`]:
-/// `&Value` by default.
+/// The parts of an AdmissionRequest the decision reads.
 #[derive(Clone, Copy, Debug)]
-pub struct Request<'a, J = &'a Value> {
+pub struct Request<'a> {
     pub group: &'a str,
     pub version: &'a str,
     pub kind: &'a str,
     pub operation: Operation,
-    pub object: Option<J>,
-    pub old_object: Option<J>,
+    pub object: Option<&'a Value>,
+    pub old_object: Option<&'a Value>,
     /// Cluster API only: the region of the owning AWSCluster, when it is known.
     pub cluster_region: Option<&'a str>,
 }

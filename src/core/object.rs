@@ -2,7 +2,7 @@
 //! ever deserialising it into a typed struct.
 
 use super::field_error::{FieldError, FieldPath};
-use super::json::Json;
+use serde_json::Value;
 
 pub const MACHINE_GROUP: &str = "machine.openshift.io";
 pub const MACHINE_VERSION: &str = "v1beta1";
@@ -100,14 +100,14 @@ impl TargetKind {
 
 /// The AWS provider config of an object, with the fields the rules read.
 #[derive(Debug)]
-pub struct ProviderConfig<J> {
+pub struct ProviderConfig<'a> {
     pub path: FieldPath,
-    pub network_interface_type: Option<J>,
-    pub instance_type: Option<J>,
-    pub region: Option<J>,
+    pub network_interface_type: Option<&'a Value>,
+    pub instance_type: Option<&'a Value>,
+    pub region: Option<&'a Value>,
 }
 
-impl<J> ProviderConfig<J> {
+impl ProviderConfig<'_> {
     pub fn field_path(&self, field: &'static str) -> FieldPath {
         self.path.child(field)
     }
@@ -115,10 +115,10 @@ impl<J> ProviderConfig<J> {
 
 /// Finds the AWS provider config in `object`. `Ok(None)`: there is none, or it belongs to
 /// another provider; `Err`: the object is malformed on the way to it.
-pub fn find_provider_config<'a, J: Json<'a>>(
-    object: J,
+pub fn find_provider_config(
+    object: &Value,
     kind: TargetKind,
-) -> Result<Option<ProviderConfig<J>>, FieldError> {
+) -> Result<Option<ProviderConfig<'_>>, FieldError> {
     let path = kind.provider_config_path();
     let mut current = object;
     for (depth, segment) in path.segments().iter().enumerate() {
@@ -126,7 +126,7 @@ pub fn find_provider_config<'a, J: Json<'a>>(
             let walked = FieldPath::new(path.segments()[..depth].iter().copied());
             return Err(FieldError::invalid(walked, current, "must be an object"));
         }
-        match current.present(segment) {
+        match present(current, segment) {
             Some(next) => current = next,
             None => return Ok(None),
         }
@@ -138,23 +138,22 @@ pub fn find_provider_config<'a, J: Json<'a>>(
     if kind.is_cluster_api() {
         // The spec is the AWS machine itself; the region is the AWSCluster's.
         return Ok(Some(ProviderConfig {
-            network_interface_type: config.present("networkInterfaceType"),
-            instance_type: config.present("instanceType"),
+            network_interface_type: present(config, "networkInterfaceType"),
+            instance_type: present(config, "instanceType"),
             region: None,
             path,
         }));
     }
-    let is_aws = config.get("kind").and_then(J::as_str) == Some(AWS_PROVIDER_KIND)
-        && config
-            .get("apiVersion")
-            .and_then(J::as_str)
+    let is_aws = config["kind"] == AWS_PROVIDER_KIND
+        && config["apiVersion"]
+            .as_str()
             .is_some_and(|v| AWS_PROVIDER_API_VERSIONS.contains(&v));
     if !is_aws {
         return Ok(None);
     }
-    let region = match config.present("placement") {
+    let region = match present(config, "placement") {
         None => None,
-        Some(placement) if placement.is_object() => placement.present("region"),
+        Some(placement) if placement.is_object() => present(placement, "region"),
         Some(other) => {
             return Err(FieldError::invalid(
                 path.child("placement"),
@@ -164,18 +163,28 @@ pub fn find_provider_config<'a, J: Json<'a>>(
         }
     };
     Ok(Some(ProviderConfig {
-        network_interface_type: config.present("networkInterfaceType"),
-        instance_type: config.present("instanceType"),
+        network_interface_type: present(config, "networkInterfaceType"),
+        instance_type: present(config, "instanceType"),
         region,
         path,
     }))
 }
 
+/// A present, non-null member of an object.
+pub fn present<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.get(key).filter(|member| !member.is_null())
+}
+
+/// The member at `path`.
+pub fn member<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |value, key| value.get(key))
+}
+
 /// Reads an optional string field: `Ok(None)` when absent, null or empty.
-pub fn optional_string<'a, J: Json<'a>>(
-    value: Option<J>,
+pub fn optional_string(
+    value: Option<&Value>,
     path: impl FnOnce() -> FieldPath,
-) -> Result<Option<&'a str>, FieldError> {
+) -> Result<Option<&str>, FieldError> {
     match value {
         None => Ok(None),
         Some(value) => match value.as_str() {
@@ -187,33 +196,31 @@ pub fn optional_string<'a, J: Json<'a>>(
 }
 
 /// The object's name, or its `generateName` when the name is still to be made.
-pub fn display_name<'a, J: Json<'a>>(object: J) -> Option<&'a str> {
+pub fn display_name(object: &Value) -> Option<&str> {
     let metadata = object.get("metadata")?;
     metadata
         .get("name")
-        .and_then(J::as_str)
-        .or_else(|| metadata.get("generateName").and_then(J::as_str))
+        .and_then(Value::as_str)
+        .or_else(|| metadata.get("generateName").and_then(Value::as_str))
 }
 
-pub fn namespace<'a, J: Json<'a>>(object: J) -> Option<&'a str> {
-    object.member(&["metadata", "namespace"])?.as_str()
+pub fn namespace(object: &Value) -> Option<&str> {
+    member(object, &["metadata", "namespace"])?.as_str()
 }
 
-pub fn is_being_deleted<'a, J: Json<'a>>(object: J) -> bool {
-    object
-        .member(&["metadata", "deletionTimestamp"])
-        .is_some_and(|v| !v.is_null())
+pub fn is_being_deleted(object: &Value) -> bool {
+    member(object, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
 }
 
-fn label<'a, J: Json<'a>>(object: J, kind: TargetKind, name: &str) -> Option<J> {
+fn label<'a>(object: &'a Value, kind: TargetKind, name: &str) -> Option<&'a Value> {
     kind.label_paths()
         .iter()
-        .find_map(|labels| object.member(labels)?.get(name))
+        .find_map(|labels| member(object, labels)?.get(name))
 }
 
 /// How the object says it is a control-plane machine, if it does: the Machine API's
 /// role label `master`, or Cluster API's control-plane label.
-pub fn control_plane_marker<'a, J: Json<'a>>(object: J, kind: TargetKind) -> Option<&'static str> {
+pub fn control_plane_marker(object: &Value, kind: TargetKind) -> Option<&'static str> {
     if kind.is_cluster_api() {
         label(object, kind, CONTROL_PLANE_LABEL).map(|_| "label cluster.x-k8s.io/control-plane")
     } else {
@@ -222,23 +229,22 @@ pub fn control_plane_marker<'a, J: Json<'a>>(object: J, kind: TargetKind) -> Opt
 }
 
 /// The Cluster API cluster an object belongs to, from its own labels.
-pub fn cluster_name<'a, J: Json<'a>>(object: J) -> Option<&'a str> {
-    object
-        .member(&["metadata", "labels"])?
+pub fn cluster_name(object: &Value) -> Option<&str> {
+    member(object, &["metadata", "labels"])?
         .get(CLUSTER_NAME_LABEL)?
         .as_str()
         .filter(|name| !name.is_empty())
 }
 
 /// An annotation of the object itself.
-pub fn annotation<'a, J: Json<'a>>(object: J, name: &str) -> Option<J> {
-    object.member(&["metadata", "annotations"])?.get(name)
+pub fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
+    member(object, &["metadata", "annotations"])?.get(name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     fn aws(value: Value) -> Value {
         let mut config = json!({"apiVersion": "machine.openshift.io/v1beta1", "kind": "AWSMachineProviderConfig"});
