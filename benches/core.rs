@@ -128,7 +128,7 @@ fn benches(c: &mut Criterion) {
         .with_ansi(false)
         .with_writer(std::io::sink)
         .json()
-        .event_format(machine_efa_webhook::logformat::JsonLines)
+        .flatten_event(true)
         .finish();
     tracing::subscriber::with_default(logging, || {
         for (label, file, endpoint) in CASES {

@@ -12,7 +12,7 @@ use machine_efa_webhook::core::{
     CapabilityTable, Policy, SourceKind, Spelling, UnknownInstanceType,
 };
 use machine_efa_webhook::metrics::Metrics;
-use machine_efa_webhook::{certs, cluster, logformat, logwriter, server, tls};
+use machine_efa_webhook::{certs, cluster, server, tls};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -328,10 +328,12 @@ fn bounded_duration(text: &str, min: Duration, max: Duration) -> Result<Duration
     }
 }
 
-/// Logs go through a buffer written out by a background thread, so that a stalled
-/// stderr never stalls an admission; the guard flushes it at exit.
-fn init_logging(format: LogFormat) -> logwriter::FlushOnDrop {
-    let (writer, guard) = logwriter::BatchedStderr::start();
+/// Logs go to stderr through tracing-appender's writer thread, so that a stalled stderr
+/// drops lines instead of stalling an admission; the guard flushes what is left at exit.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    // Buffered: the writer thread flushes whenever it has written all it was given.
+    let stderr = std::io::BufWriter::new(std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking(stderr);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -340,7 +342,7 @@ fn init_logging(format: LogFormat) -> logwriter::FlushOnDrop {
         .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().event_format(logformat::JsonLines).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
     guard
 }
