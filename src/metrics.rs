@@ -9,7 +9,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -89,41 +88,6 @@ pub struct Metrics {
     pub tls_reloads: Family<ReloadLabels, Counter>,
     /// When the certificate being served expires (seconds since the epoch).
     pub tls_expiry: Gauge,
-    /// The admission series, each resolved from its family once (see
-    /// [`Metrics::record_admission`]).
-    admission_series: Box<[OnceLock<Counter>]>,
-    duration_series: [OnceLock<Histogram>; 2],
-}
-
-const ENDPOINTS: [Endpoint; 2] = [Endpoint::Mutate, Endpoint::Validate];
-const KINDS: usize = TargetKind::ALL.len() + 1;
-/// Every operation a review can carry, `None` for one the API does not name.
-const OPERATIONS: [Option<Operation>; 5] = [
-    Some(Operation::Create),
-    Some(Operation::Update),
-    Some(Operation::Delete),
-    Some(Operation::Connect),
-    None,
-];
-
-fn endpoint_index(endpoint: Endpoint) -> usize {
-    ENDPOINTS.iter().position(|e| *e == endpoint).unwrap_or(0)
-}
-
-/// Where a series of `admission_requests` is kept in [`Metrics::admission_series`].
-fn admission_index(
-    endpoint: Endpoint,
-    kind: Option<TargetKind>,
-    operation: Option<Operation>,
-    outcome: Outcome,
-) -> usize {
-    let kind = kind.map_or(KINDS - 1, |kind| {
-        TargetKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
-    });
-    let operation = OPERATIONS.iter().position(|o| *o == operation).unwrap_or(0);
-    let outcome = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
-    ((endpoint_index(endpoint) * KINDS + kind) * OPERATIONS.len() + operation) * Outcome::ALL.len()
-        + outcome
 }
 
 fn register<M: prometheus_client::registry::Metric + Clone>(
@@ -206,18 +170,12 @@ impl Default for Metrics {
             capability_check_skips,
             tls_reloads,
             tls_expiry,
-            admission_series: (0..ENDPOINTS.len() * KINDS * OPERATIONS.len() * Outcome::ALL.len())
-                .map(|_| OnceLock::new())
-                .collect(),
-            duration_series: Default::default(),
         }
     }
 }
 
 impl Metrics {
-    /// Counts one answered review and observes its duration. Each series is looked up in
-    /// its family once and then kept: an admission hashes no labels and takes no
-    /// family's lock (that was 90 ns a review).
+    /// Counts one answered review and observes its duration.
     pub fn record_admission(
         &self,
         endpoint: Endpoint,
@@ -226,25 +184,17 @@ impl Metrics {
         outcome: Outcome,
         duration: Duration,
     ) {
-        self.duration_series[endpoint_index(endpoint)]
-            .get_or_init(|| {
-                self.admission_duration
-                    .get_or_create(&EndpointLabels {
-                        endpoint: endpoint.as_str(),
-                    })
-                    .clone()
+        self.admission_duration
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.as_str(),
             })
             .observe(duration.as_secs_f64());
-        self.admission_series[admission_index(endpoint, kind, operation, outcome)]
-            .get_or_init(|| {
-                self.admissions
-                    .get_or_create(&AdmissionLabels {
-                        endpoint: endpoint.as_str(),
-                        kind: kind_label(kind),
-                        operation: operation_label(operation),
-                        decision: outcome.as_str(),
-                    })
-                    .clone()
+        self.admissions
+            .get_or_create(&AdmissionLabels {
+                endpoint: endpoint.as_str(),
+                kind: kind_label(kind),
+                operation: operation_label(operation),
+                decision: outcome.as_str(),
             })
             .inc();
     }
@@ -293,27 +243,6 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn every_admission_series_has_its_own_place() {
-        let kinds = TargetKind::ALL.map(Some).into_iter().chain([None]);
-        let mut places = HashSet::new();
-        for endpoint in ENDPOINTS {
-            for kind in kinds.clone() {
-                for operation in OPERATIONS {
-                    for outcome in Outcome::ALL {
-                        let place = admission_index(endpoint, kind, operation, outcome);
-                        assert!(place < Metrics::default().admission_series.len());
-                        assert!(
-                            places.insert(place),
-                            "{endpoint:?} {kind:?} {operation:?} {outcome:?}"
-                        );
-                    }
-                }
-            }
-        }
-    }
 
     #[test]
     fn recorded_admissions_are_counted_under_their_labels() {
