@@ -1,6 +1,6 @@
 //! The rules of both endpoints.
 
-use super::capability::{CapabilityLookup, efa_alternatives};
+use super::capability::CapabilityLookup;
 use super::field_error::{FieldError, FieldPath, display_value, quote};
 use super::object::{self, ProviderConfig, TargetKind, find_provider_config, optional_string};
 use super::spelling::{InterfaceType, Reading, Spelling};
@@ -375,8 +375,12 @@ fn check_efa_instance_type(
     let value = || Value::from(instance_type);
     match info {
         Some(info) if !info.efa_supported => {
-            let alternatives =
-                efa_alternatives(capabilities, region, instance_type, MAX_ALTERNATIVES);
+            let alternatives = capabilities.efa_index().alternatives(
+                region,
+                instance_type,
+                info.vcpus,
+                MAX_ALTERNATIVES,
+            );
             let hint = if alternatives.is_empty() {
                 format!("no EFA-capable type is offered in {region}")
             } else {

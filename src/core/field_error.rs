@@ -203,14 +203,6 @@ const MAX_ECHOED_CHARS: usize = 64;
 pub fn quote(s: &str) -> String {
     let mut quoted = String::with_capacity(s.len().min(MAX_ECHOED_CHARS) + 5);
     quoted.push('"');
-    // Names and uids are short printable ASCII that `escape_debug` leaves alone: copied
-    // whole (quoting is on every log line and most messages).
-    let plain = |b: &u8| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\');
-    if s.len() <= MAX_ECHOED_CHARS && s.as_bytes().iter().all(plain) {
-        quoted.push_str(s);
-        quoted.push('"');
-        return quoted;
-    }
     let mut chars = 0;
     for c in s.chars() {
         let escaped = c.escape_debug();

@@ -6,15 +6,16 @@ mod decide;
 pub mod field_error;
 pub mod object;
 pub mod spelling;
+mod suggestions;
 
 pub use capability::{
-    CapabilityLookup, CapabilityTable, EfaIndex, InstanceTypeInfo, Provenance, RegionOfferings,
-    SourceKind,
+    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, SourceKind,
 };
 pub use decide::{mutate, validate};
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};
 pub use object::TargetKind;
 pub use spelling::{InterfaceType, Spelling};
+pub use suggestions::EfaIndex;
 
 use serde_json::Value;
 

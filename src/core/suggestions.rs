@@ -1,0 +1,230 @@
+//! The EFA-capable types a denial suggests instead of the one asked for, closest first.
+
+use super::capability::{InstanceTypeInfo, RegionOfferings, instance_family};
+use std::collections::HashMap;
+
+/// The EFA-capable types, sorted by name, and per region the places of those it offers:
+/// built with the table, so that a ranking looks nothing up per candidate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EfaIndex {
+    types: Vec<EfaType>,
+    offered: HashMap<String, Vec<usize>>,
+}
+
+/// An EFA-capable type with the parts suggestions are ranked by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct EfaType {
+    name: String,
+    vcpus: u32,
+    /// `m5dn` of `m5dn.24xlarge`.
+    family: String,
+    /// `m5` of `m5dn`.
+    series: String,
+    /// `24xlarge`.
+    size: String,
+}
+
+impl EfaIndex {
+    pub fn new(
+        instance_types: &HashMap<String, InstanceTypeInfo>,
+        regions: &HashMap<String, RegionOfferings>,
+    ) -> Self {
+        let mut types: Vec<EfaType> = instance_types
+            .iter()
+            .filter(|(_, info)| info.efa_supported)
+            .map(|(name, info)| {
+                let family = instance_family(name);
+                EfaType {
+                    name: name.clone(),
+                    vcpus: info.vcpus,
+                    family: family.to_owned(),
+                    series: series(family).to_owned(),
+                    size: name.split_once('.').map_or("", |(_, size)| size).to_owned(),
+                }
+            })
+            .collect();
+        types.sort_by(|a, b| a.name.cmp(&b.name));
+        let offered = regions
+            .iter()
+            .map(|(region, offerings)| {
+                let places = (0..types.len())
+                    .filter(|&place| offerings.offered.contains(&types[place].name))
+                    .collect();
+                (region.clone(), places)
+            })
+            .collect();
+        EfaIndex { types, offered }
+    }
+
+    /// Up to `limit` EFA-capable types offered in `region`, closest to `wanted` (of
+    /// `wanted_vcpus`, 0 when unknown) first: same family, then same series (m5 for
+    /// m5dn), then same first letter; within that the same size, then the nearest vCPU
+    /// count; then by name.
+    pub fn alternatives(
+        &self,
+        region: &str,
+        wanted: &str,
+        wanted_vcpus: u32,
+        limit: usize,
+    ) -> Vec<&str> {
+        let Some(offered) = self.offered.get(region) else {
+            return Vec::new();
+        };
+        let family = instance_family(wanted);
+        let wanted = Parts {
+            first_letter: wanted.as_bytes().first().copied(),
+            family,
+            series: series(family),
+            size: wanted.split_once('.').map_or("", |(_, size)| size),
+            vcpus: wanted_vcpus,
+        };
+        // The closest `limit` so far, in order; the places are in name order, so a
+        // candidate as close as the last one kept comes later by name and loses.
+        let mut closest: Vec<(Closeness, usize)> = Vec::with_capacity(limit + 1);
+        for &place in offered {
+            let candidate = closeness(&self.types[place], &wanted);
+            if closest.len() == limit && closest.last().is_none_or(|(last, _)| candidate >= *last) {
+                continue;
+            }
+            let at = closest.partition_point(|(kept, _)| *kept <= candidate);
+            closest.insert(at, (candidate, place));
+            closest.truncate(limit);
+        }
+        closest
+            .into_iter()
+            .map(|(_, place)| self.types[place].name.as_str())
+            .collect()
+    }
+}
+
+/// What a wanted type is compared by.
+struct Parts<'a> {
+    first_letter: Option<u8>,
+    family: &'a str,
+    series: &'a str,
+    size: &'a str,
+    vcpus: u32,
+}
+
+/// The kinship of the names (same family, series, first letter, or none), whether the
+/// sizes differ, and the ratio of the vCPU counts times 1000: smallest is closest.
+type Closeness = (u8, bool, u64);
+
+fn closeness(candidate: &EfaType, wanted: &Parts<'_>) -> Closeness {
+    let kinship = if candidate.family == wanted.family {
+        0
+    } else if candidate.series == wanted.series {
+        1
+    } else if candidate.name.as_bytes().first().copied() == wanted.first_letter {
+        2
+    } else {
+        3
+    };
+    let vcpu_ratio = if wanted.vcpus > 0 && candidate.vcpus > 0 {
+        let (low, high) = (
+            wanted.vcpus.min(candidate.vcpus),
+            wanted.vcpus.max(candidate.vcpus),
+        );
+        u64::from(high) * 1000 / u64::from(low)
+    } else {
+        u64::MAX
+    };
+    (kinship, candidate.size != wanted.size, vcpu_ratio)
+}
+
+/// `m5dn` → `m5`: the series letters and generation, without attribute suffixes.
+fn series(family: &str) -> &str {
+    let end = family
+        .char_indices()
+        .skip_while(|(_, c)| c.is_ascii_alphabetic())
+        .skip_while(|(_, c)| c.is_ascii_digit())
+        .map(|(i, _)| i)
+        .next()
+        .unwrap_or(family.len());
+    &family[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Provenance, SourceKind};
+
+    #[test]
+    fn closest_first_then_by_name() {
+        let info = |efa, vcpus| InstanceTypeInfo {
+            efa_supported: efa,
+            maximum_efa_interfaces: u32::from(efa),
+            vcpus,
+            memory_mib: 4096,
+            network_performance: String::new(),
+        };
+        let types = [
+            ("m5.2xlarge", info(false, 8)),
+            ("m5n.24xlarge", info(true, 96)),
+            ("m5dn.24xlarge", info(true, 96)),
+            ("c5n.9xlarge", info(true, 36)),
+            ("c5n.18xlarge", info(true, 72)),
+            ("m7i.48xlarge", info(true, 192)),
+        ];
+        let offered = |names: &[&str]| RegionOfferings {
+            offered: names.iter().map(|name| name.to_string()).collect(),
+            provenance: Provenance {
+                source: SourceKind::Embedded,
+                fetched_at: String::new(),
+                stale_reason: None,
+            },
+        };
+        let index = EfaIndex::new(
+            &types.into_iter().map(|(n, i)| (n.to_owned(), i)).collect(),
+            &HashMap::from([
+                (
+                    "us-east-1".to_owned(),
+                    offered(&[
+                        "m5.2xlarge",
+                        "m5n.24xlarge",
+                        "m5dn.24xlarge",
+                        "c5n.9xlarge",
+                        "c5n.18xlarge",
+                        "m7i.48xlarge",
+                    ]),
+                ),
+                ("us-east-2".to_owned(), offered(&["c5n.18xlarge"])),
+            ]),
+        );
+        // Same series first (in name order), then the same letter, then the rest by
+        // vCPU distance.
+        assert_eq!(
+            index.alternatives("us-east-1", "m5.2xlarge", 8, 5),
+            [
+                "m5dn.24xlarge",
+                "m5n.24xlarge",
+                "m7i.48xlarge",
+                "c5n.9xlarge",
+                "c5n.18xlarge"
+            ]
+        );
+        assert_eq!(
+            index.alternatives("us-east-1", "c5n.4xlarge", 16, 2),
+            ["c5n.9xlarge", "c5n.18xlarge"]
+        );
+        // Only what the region offers; nothing for a region the table lacks.
+        assert_eq!(
+            index.alternatives("us-east-2", "m5.2xlarge", 8, 5),
+            ["c5n.18xlarge"]
+        );
+        assert!(
+            index
+                .alternatives("eu-west-3", "m5.2xlarge", 8, 5)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn series_strips_attribute_suffixes() {
+        assert_eq!(series("m5dn"), "m5");
+        assert_eq!(series("c5n"), "c5");
+        assert_eq!(series("p4d"), "p4");
+        assert_eq!(series("hpc6a"), "hpc6");
+        assert_eq!(series("u-6tb1"), "u");
+    }
+}
