@@ -7,17 +7,17 @@
 //! `target/bench/allocations.json` for `bench/run.py` to put in BENCHMARKS.md.
 
 use criterion::{Criterion, criterion_group};
-use machine_efa_webhook::admission::{self, Endpoint};
+use machine_efa_webhook::admission::{Endpoint, Webhook, prune};
 use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
 use machine_efa_webhook::core::{
     self, CapabilityTable, Operation, Policy, Spelling, UnknownInstanceType,
 };
-use machine_efa_webhook::pruned;
 use serde_json::Value;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[global_allocator]
 static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -94,7 +94,10 @@ fn allocations(mut run: impl FnMut()) -> (usize, usize) {
 fn benches(c: &mut Criterion) {
     let policy = policy();
     let table = snapshot::embedded_table();
-    let store = CapabilityStore::fixed(table.clone());
+    let webhook = Webhook::new(
+        policy.clone(),
+        Arc::new(CapabilityStore::fixed(table.clone())),
+    );
     let mut counts = serde_json::Map::new();
     for (label, file, endpoint) in CASES {
         let body = fixture(file);
@@ -103,13 +106,13 @@ fn benches(c: &mut Criterion) {
             b.iter(|| decide(endpoint, black_box(&review), &policy, &table))
         });
         c.bench_function(&format!("review/{label}"), |b| {
-            b.iter(|| admission::review(endpoint, black_box(&body), &policy, &store).unwrap())
+            b.iter(|| webhook.answer(endpoint, black_box(&body)).unwrap())
         });
         let (core_allocs, core_bytes) = allocations(|| {
             black_box(decide(endpoint, &review, &policy, &table));
         });
         let (review_allocs, review_bytes) = allocations(|| {
-            black_box(admission::review(endpoint, &body, &policy, &store).unwrap());
+            black_box(webhook.answer(endpoint, &body).unwrap());
         });
         counts.insert(
             label.to_owned(),
@@ -134,7 +137,7 @@ fn benches(c: &mut Criterion) {
         for (label, file, endpoint) in CASES {
             let body = fixture(file);
             c.bench_function(&format!("logged/{label}"), |b| {
-                b.iter(|| admission::review(endpoint, black_box(&body), &policy, &store).unwrap())
+                b.iter(|| webhook.answer(endpoint, black_box(&body)).unwrap())
             });
         }
     });
@@ -148,7 +151,7 @@ fn benches(c: &mut Criterion) {
         ("applied", &applied),
     ] {
         c.bench_function(&format!("parse/{label}"), |b| {
-            b.iter(|| pruned::review_from_slice(black_box(body)).unwrap())
+            b.iter(|| prune::review_from_slice(black_box(body)).unwrap())
         });
     }
     c.bench_function("table/embedded_parse", |b| b.iter(snapshot::embedded_table));

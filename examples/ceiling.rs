@@ -12,10 +12,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use machine_efa_webhook::admission::{self, Endpoint};
+use machine_efa_webhook::admission::{Endpoint, Webhook};
 use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
 use machine_efa_webhook::core::{Policy, Spelling, UnknownInstanceType};
-use machine_efa_webhook::tls;
+use machine_efa_webhook::server::tls;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -35,9 +35,12 @@ async fn main() {
         unknown_instance_type: UnknownInstanceType::Warn,
         default_region: "us-east-1".into(),
     };
-    let store = CapabilityStore::fixed(snapshot::embedded_table());
+    let store = Arc::new(CapabilityStore::fixed(snapshot::embedded_table()));
     let request = std::fs::read(body).expect("reading the request body");
-    let answer = Bytes::from(admission::review(endpoint, &request, &policy, &store).unwrap());
+    let answer = Webhook::new(policy, store)
+        .answer(endpoint, &request)
+        .unwrap();
+    let answer = Bytes::from(answer.body);
 
     let cert =
         tls::ReloadingCert::load(cert.as_ref(), key.as_ref()).expect("loading the certificate");

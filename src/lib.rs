@@ -1,21 +1,16 @@
 #![forbid(unsafe_code)]
 //! machine-efa-webhook: admission webhook for `networkInterfaceType` on OpenShift
-//! Machine API AWS machines.
+//! Machine API and Cluster API AWS machines.
 //!
-//! Three rooms: [`core`] decides (pure), [`capabilities`] keeps the instance-type table
-//! fresh, and the shell ([`admission`], [`server`], [`tls`], [`certs`], and the CLI in
-//! `main.rs`) speaks HTTPS and AdmissionReview.
+//! The rooms (see ARCHITECTURE.md): [`core`] decides, purely; [`capabilities`] keeps
+//! the instance-type table and keeps it fresh; [`admission`] turns a review's bytes into
+//! a `core::Request` and a decision back into bytes; [`server`] serves it over HTTPS;
+//! [`cluster`] reads the cluster; [`metrics`] counts; [`cli`] holds the commands.
 
 pub mod admission;
 pub mod capabilities;
-pub mod certs;
-pub mod check;
+pub mod cli;
 pub mod cluster;
 pub mod core;
-pub mod idle;
-pub mod instance_types;
-pub mod manifest;
 pub mod metrics;
-pub mod pruned;
 pub mod server;
-pub mod tls;

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served in the text format on the plain-HTTP metrics port.
 //! Every label value is from a fixed set: nothing a client sends becomes a label.
 
-use crate::admission::{Endpoint, Outcome, kind_label, operation_label};
+use crate::admission::{Endpoint, Outcome};
 use crate::core::{CapabilityTable, Operation, TargetKind};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -65,6 +65,16 @@ pub struct RegionLabels {
 pub struct RefreshLabels {
     /// `success`, or why it failed: `throttled`, `auth`, `network`, `other`.
     pub result: &'static str,
+}
+
+/// The kind as a metric label: one of [`TargetKind::as_str`], or `other`.
+pub fn kind_label(kind: Option<TargetKind>) -> &'static str {
+    kind.map_or("other", TargetKind::as_str)
+}
+
+/// The operation as the API names it, or `unknown`: a metric label and a log field.
+pub fn operation_label(operation: Option<Operation>) -> &'static str {
+    operation.map_or("unknown", Operation::as_str)
 }
 
 /// Bucket bounds from 10 µs to 10 s: the decision takes microseconds, and anything

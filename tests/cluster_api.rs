@@ -8,6 +8,7 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
 use common::{TestServer, admit, denial, embedded_store, fixture, patched, policy, warnings};
+use machine_efa_webhook::admission::Webhook;
 use machine_efa_webhook::cluster::{ClusterRegions, aws_cluster_region};
 use machine_efa_webhook::server::AppState;
 use serde_json::{Value, json};
@@ -156,8 +157,10 @@ async fn cluster_api_reviews_use_the_awscluster_region_once_known() {
     let (regions, lookups) = ClusterRegions::new();
     regions.spawn_lookups(api.client.clone(), lookups);
     // The webhook's own region is us-east-1; the cluster's is us-east-2, where hpc6a is offered.
-    let state =
-        AppState::new(policy(), embedded_store(), Default::default()).with_cluster_regions(regions);
+    let state = AppState::new(
+        Webhook::new(policy(), embedded_store()).with_cluster_regions(regions),
+        Default::default(),
+    );
     let server = TestServer::start_state(state).await;
     let template = fixture("awsmachinetemplate-create-efa-hpc6a.json");
 

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{TestServer, embedded_store, fixture, policy};
-use machine_efa_webhook::{certs, server, tls};
+use machine_efa_webhook::cli::certs;
+use machine_efa_webhook::server::{self, tls};
 use rustls::pki_types::ServerName;
 use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};

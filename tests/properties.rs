@@ -1,4 +1,4 @@
-//! Properties of the request decoder and the core together (`admission::review`, no
+//! Properties of the request decoder and the core together (`Webhook::answer`, no
 //! HTTP), over arbitrary JSON in every place of a review, arbitrary mutations of the
 //! realistic fixtures, and arbitrary bytes:
 //!
@@ -21,12 +21,11 @@
 mod common;
 
 use base64::Engine;
-use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, Endpoint};
+use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, BadRequest, Endpoint, Webhook};
 use machine_efa_webhook::capabilities::CapabilityStore;
 use machine_efa_webhook::core::{
     self, InterfaceType, Operation, Policy, Spelling, TargetKind, UnknownInstanceType,
 };
-use machine_efa_webhook::pruned;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::string::string_regex;
@@ -74,6 +73,13 @@ where
     if let Err(error) = TestRunner::new(config).run(&strategy, test) {
         panic!("{error}");
     }
+}
+
+/// The answer to `body`, as the server gives it, under `policy`.
+fn review(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Vec<u8>, BadRequest> {
+    Webhook::new(policy.clone(), STORE.clone())
+        .answer(endpoint, body)
+        .map(|answer| answer.body)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -136,7 +142,7 @@ fn check(body: &[u8], policy: &Policy) -> Result<(), TestCaseError> {
         // be answered or refused, but an answer must still be a review.
         Err(e) if is_only_skippable(&e) => {
             for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
-                if let Ok(answer) = admission::review(endpoint, body, policy, &STORE) {
+                if let Ok(answer) = review(endpoint, body, policy) {
                     let answer: Value = serde_json::from_slice(&answer)
                         .map_err(|e| TestCaseError::fail(format!("the answer is not JSON: {e}")))?;
                     prop_assert_eq!(&answer["kind"], "AdmissionReview");
@@ -166,7 +172,7 @@ fn is_only_skippable(error: &serde_json::Error) -> bool {
 fn check_sent(body: &[u8], sent: Option<&Value>, policy: &Policy) -> Result<(), TestCaseError> {
     let uid = sent.and_then(usable_uid);
     for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
-        let answer = admission::review(endpoint, body, policy, &STORE);
+        let answer = review(endpoint, body, policy);
         match (answer, uid) {
             (Err(refusal), None) => {
                 prop_assert!(!refusal.reason().is_empty());
@@ -228,7 +234,7 @@ fn decides_as_a_full_parse(body: &[u8], policy: &Policy) -> Result<(), TestCaseE
     let (Some(group), Some(version), Some(kind)) = gvk else {
         return Ok(());
     };
-    let lean = pruned::review_from_slice(body).unwrap();
+    let lean = admission::prune::review_from_slice(body).unwrap();
     let lean = &lean["request"];
     let full_request = core::Request {
         group,

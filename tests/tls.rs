@@ -4,9 +4,9 @@
 mod common;
 
 use common::{TestServer, client_builder_for, embedded_store, fixture, policy};
-use machine_efa_webhook::certs::{Authority, Issued};
+use machine_efa_webhook::cli::certs::{Authority, Issued};
 use machine_efa_webhook::metrics::Metrics;
-use machine_efa_webhook::{server, tls};
+use machine_efa_webhook::server::tls;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::path::Path;
@@ -59,7 +59,7 @@ async fn rotating_server(ca: &Authority, first: &Issued) -> Rotating {
     );
     let metrics = Arc::new(Metrics::default());
     let reloader =
-        server::spawn_cert_reloader(cert.clone(), Duration::from_millis(50), metrics.clone());
+        tls::spawn_cert_reloader(cert.clone(), Duration::from_millis(50), metrics.clone());
     let config = tls::server_config(cert.clone(), None).unwrap();
     let server =
         TestServer::start_with(policy(), embedded_store(), config, ca.pem.clone(), dir).await;

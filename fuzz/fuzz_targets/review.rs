@@ -1,4 +1,4 @@
-//! Arbitrary bytes into the request decoder and the core (`admission::review`), through
+//! Arbitrary bytes into the request decoder and the core (`Webhook::answer`), through
 //! both endpoints. Besides "never a panic": every answered body is a well-formed
 //! AdmissionReview response, a body is answered only when it is a JSON object whose
 //! `request.uid` is a non-empty string (depth, lone surrogates and huge numbers in the
@@ -6,23 +6,23 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, Endpoint};
+use machine_efa_webhook::admission::{ADMISSION_API_VERSION, Endpoint, Webhook, prune};
 use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
 use machine_efa_webhook::core::{Policy, Spelling, UnknownInstanceType};
-use machine_efa_webhook::pruned;
 use serde_json::Value;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-fn fixtures() -> &'static (Policy, CapabilityStore) {
-    static FIXTURES: OnceLock<(Policy, CapabilityStore)> = OnceLock::new();
-    FIXTURES.get_or_init(|| {
-        (
-            Policy {
-                spelling: Spelling::OpenShift,
-                unknown_instance_type: UnknownInstanceType::Warn,
-                default_region: "us-east-1".into(),
-            },
-            CapabilityStore::fixed(snapshot::embedded_table()),
+fn webhook() -> &'static Webhook {
+    static WEBHOOK: OnceLock<Webhook> = OnceLock::new();
+    WEBHOOK.get_or_init(|| {
+        let policy = Policy {
+            spelling: Spelling::OpenShift,
+            unknown_instance_type: UnknownInstanceType::Warn,
+            default_region: "us-east-1".into(),
+        };
+        Webhook::new(
+            policy,
+            Arc::new(CapabilityStore::fixed(snapshot::embedded_table())),
         )
     })
 }
@@ -32,14 +32,14 @@ fn sent_uid(data: &[u8]) -> Option<String> {
     let sent: Value = match serde_json::from_slice(data) {
         Ok(sent) => sent,
         // Depth, a lone surrogate or a number past f64's range in a member the webhook
-        // skips is no error to it (`pruned`); the members it reads are parsed as
+        // skips is no error to it (`admission::prune`); the members it reads are parsed as
         // serde_json parses them.
         Err(e)
             if ["recursion limit", "surrogate", "hex escape", "number out of range"]
                 .iter()
                 .any(|what| e.to_string().contains(what)) =>
         {
-            pruned::review_from_slice(data).ok()?
+            prune::review_from_slice(data).ok()?
         }
         Err(_) => return None,
     };
@@ -50,16 +50,15 @@ fn sent_uid(data: &[u8]) -> Option<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (policy, store) = fixtures();
     let uid = sent_uid(data);
     for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
-        let Ok(body) = admission::review(endpoint, data, policy, store) else {
+        let Ok(answer) = webhook().answer(endpoint, data) else {
             continue;
         };
         let uid = uid
             .as_deref()
             .expect("answered a body without a non-empty string request.uid");
-        let answer: Value = serde_json::from_slice(&body).expect("the answer is not JSON");
+        let answer: Value = serde_json::from_slice(&answer.body).expect("the answer is not JSON");
         assert_eq!(answer["apiVersion"], ADMISSION_API_VERSION, "{answer}");
         assert_eq!(answer["kind"], "AdmissionReview", "{answer}");
         let response = &answer["response"];

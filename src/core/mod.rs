@@ -2,18 +2,18 @@
 //! lookup, return the patch, the field errors and the warnings. No I/O happens here.
 
 pub mod capability;
-mod decide;
 pub mod field_error;
 pub mod object;
+mod rules;
 pub mod spelling;
 mod suggestions;
 
 pub use capability::{
     CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, SourceKind,
 };
-pub use decide::{mutate, validate};
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};
 pub use object::TargetKind;
+pub use rules::{mutate, validate};
 pub use spelling::{InterfaceType, Spelling};
 pub use suggestions::EfaIndex;
 
@@ -25,6 +25,31 @@ pub enum Operation {
     Update,
     Delete,
     Connect,
+}
+
+impl Operation {
+    /// Sorted by name, as the API server lists supported values.
+    pub const ALL: [Operation; 4] = [
+        Operation::Connect,
+        Operation::Create,
+        Operation::Delete,
+        Operation::Update,
+    ];
+
+    /// The operation as an AdmissionRequest names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+    }
+
+    /// The operation an AdmissionRequest names, if it is one the API has.
+    pub fn from_api(name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|op| op.as_str() == name)
+    }
 }
 
 /// What to do with an EFA instance type the table does not know, or that the region

@@ -2,9 +2,11 @@
 //! the test, clients for HTTP/1.1 and HTTP/2, and the fixtures.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+use machine_efa_webhook::admission::Webhook;
 use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
+use machine_efa_webhook::cli::certs;
 use machine_efa_webhook::core::{Policy, Spelling, UnknownInstanceType};
-use machine_efa_webhook::{certs, server, tls};
+use machine_efa_webhook::server::{self, tls};
 use reqwest::{StatusCode, Version};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -38,7 +40,11 @@ pub struct TestServer {
 impl TestServer {
     /// The server with a fresh CA and serving certificate.
     pub async fn start(policy: Policy, store: Arc<CapabilityStore>) -> Self {
-        Self::start_state(server::AppState::new(policy, store, Default::default())).await
+        Self::start_state(server::AppState::new(
+            Webhook::new(policy, store),
+            Default::default(),
+        ))
+        .await
     }
 
     /// The server for `state`, with a fresh CA and serving certificate.
@@ -84,7 +90,7 @@ impl TestServer {
         dir: tempfile::TempDir,
         limits: server::Limits,
     ) -> Self {
-        let state = server::AppState::new(policy, store, Default::default());
+        let state = server::AppState::new(Webhook::new(policy, store), Default::default());
         Self::serve(state, tls, ca_pem, dir, limits).await
     }
 

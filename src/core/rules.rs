@@ -144,7 +144,7 @@ pub fn validate(
         Err(decision) => return decision,
     };
     let mut decision = Decision::default();
-    check(&subject, req, policy, capabilities, &mut decision);
+    validate_config(&subject, req, policy, capabilities, &mut decision);
 
     if req.operation == Operation::Update && unchanged_by_update(req, &subject) {
         // Ratcheting: what was accepted before stays accepted, and advice already given
@@ -198,7 +198,7 @@ fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>) -> bool {
         })
 }
 
-fn check(
+fn validate_config(
     subject: &Subject<'_>,
     req: &Request<'_>,
     policy: &Policy,

@@ -2,6 +2,7 @@
 //! `http/1.1` (the API server uses HTTP/2 when offered), optional client certificates,
 //! and a serving certificate reloaded from disk without a restart.
 
+use crate::metrics::{Metrics, ReloadResult};
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
@@ -11,6 +12,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -212,4 +214,38 @@ pub fn server_config(
 pub fn not_after_unix(cert: &CertificateDer<'_>) -> Option<i64> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
     Some(parsed.validity().not_after.timestamp())
+}
+
+/// Polls the certificate files and reloads them when they change.
+pub fn spawn_cert_reloader(
+    cert: Arc<ReloadingCert>,
+    every: Duration,
+    metrics: Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    record_not_after(&cert, &metrics);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match cert.reload() {
+                Ok(Reload::Unchanged) => {}
+                Ok(Reload::Reloaded) => {
+                    tracing::info!("serving certificate reloaded");
+                    metrics.record_reload(ReloadResult::Success);
+                    record_not_after(&cert, &metrics);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "serving certificate not reloaded; keeping the one in use");
+                    metrics.record_reload(ReloadResult::Failure);
+                }
+            }
+        }
+    })
+}
+
+fn record_not_after(cert: &ReloadingCert, metrics: &Metrics) {
+    if let Some(not_after) = not_after_unix(&cert.current_cert()) {
+        metrics.tls_expiry.set(not_after);
+    }
 }

@@ -1,10 +1,60 @@
 //! `machine-efa-webhook instance-types`: the capability table as a list, for choosing
 //! an instance type at the terminal.
 
+use super::{TableArgs, one_shot_region, one_shot_table};
 use crate::core::capability::instance_family;
 use crate::core::{CapabilityTable, InstanceTypeInfo, Provenance};
+use anyhow::Result;
+use clap::ValueEnum;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ListOutput {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct InstanceTypesArgs {
+    /// Only the types that support EFA.
+    #[arg(long, env = "EFA_WEBHOOK_LIST_EFA")]
+    pub efa: bool,
+    /// Only these families (`p5`, `c5n`), comma-separated.
+    #[arg(long, env = "EFA_WEBHOOK_LIST_FAMILY", value_delimiter = ',')]
+    pub family: Vec<String>,
+    /// Output format.
+    #[arg(
+        short = 'o',
+        long,
+        env = "EFA_WEBHOOK_LIST_OUTPUT",
+        value_enum,
+        default_value = "table"
+    )]
+    pub output: ListOutput,
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// Prints the listing.
+pub async fn run(args: InstanceTypesArgs) -> Result<ExitCode> {
+    let region = one_shot_region(&args.table.region).await;
+    let table = one_shot_table(&args.table.capabilities, [region.clone()], &region).await?;
+    let listing = list(
+        &table,
+        &Query {
+            region: &region,
+            efa_only: args.efa,
+            families: &args.family,
+        },
+    );
+    match args.output {
+        ListOutput::Table => print!("{}", listing.to_table()),
+        ListOutput::Json => print!("{}", listing.to_json()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// What to list.
 pub struct Query<'a> {

@@ -1,13 +1,62 @@
 //! Development and test certificates: a CA and a serving certificate signed by it,
 //! made with rcgen (no openssl).
 
+use anyhow::Context;
+use base64::Engine;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use time::{Duration, OffsetDateTime};
+
+#[derive(clap::Args)]
+pub struct CertsArgs {
+    /// Directory to write ca.crt, tls.crt and tls.key to.
+    #[arg(long, env = "EFA_WEBHOOK_CERTS_OUT")]
+    pub out: PathBuf,
+    /// DNS names of the serving certificate.
+    #[arg(
+        long = "dns",
+        env = "EFA_WEBHOOK_CERTS_DNS",
+        value_delimiter = ',',
+        default_value = "localhost"
+    )]
+    pub dns: Vec<String>,
+    /// IP addresses of the serving certificate.
+    #[arg(
+        long = "ip",
+        env = "EFA_WEBHOOK_CERTS_IP",
+        value_delimiter = ',',
+        default_value = "127.0.0.1"
+    )]
+    pub ip: Vec<IpAddr>,
+    /// Days the certificates are valid.
+    #[arg(long, env = "EFA_WEBHOOK_CERTS_DAYS", default_value_t = 365)]
+    pub days: i64,
+    /// Replace certificates that already exist.
+    #[arg(long, env = "EFA_WEBHOOK_CERTS_FORCE")]
+    pub force: bool,
+}
+
+/// Writes the certificates (unless they exist), then prints the CA as a caBundle.
+pub fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
+    let cert = args.out.join(CERT_FILE);
+    if cert.exists() && !args.force {
+        eprintln!(
+            "{} exists; keeping it (--force replaces it)",
+            cert.display()
+        );
+    } else {
+        generate(&args.dns, &args.ip, args.days)?.write_to(&args.out)?;
+        eprintln!("wrote {}/{{ca.crt,tls.crt,tls.key}}", args.out.display());
+    }
+    let ca = std::fs::read(args.out.join(CA_FILE)).context("reading ca.crt")?;
+    println!("{}", base64::engine::general_purpose::STANDARD.encode(ca));
+    Ok(ExitCode::SUCCESS)
+}
 
 pub const CA_FILE: &str = "ca.crt";
 pub const CERT_FILE: &str = "tls.crt";
