@@ -74,7 +74,7 @@ manifests-check: $(VENV)/.installed
 	@$(PYTHON) -c 'import kubernetes_validate, yaml' 2>/dev/null || $(PYTHON) -m pip install --quiet '$(KUBERNETES_VALIDATE)' pyyaml
 	$(PYTHON) tests/manifests/check_manifests.py
 
-## bench: the criterion core benches and the HTTPS load bench against the ceiling server; writes BENCHMARKS.md (a few minutes; never part of make test)
+## bench: the criterion core benches and the HTTPS load bench against the ceiling server, and whether the performance floor holds; writes BENCHMARKS.md (about 8 minutes; never part of make test)
 bench: bench-tools
 	$(CARGO) build --release --locked --bin machine-efa-webhook --example ceiling
 	$(CARGO) bench --locked --bench core
@@ -82,7 +82,7 @@ bench: bench-tools
 	python3 bench/report.py > BENCHMARKS.md.tmp && mv BENCHMARKS.md.tmp BENCHMARKS.md
 	@echo "wrote BENCHMARKS.md"
 
-## bench-quick: the same, short (under a minute once built), for checking a change; prints, writes nothing tracked
+## bench-quick: the same, short (about a minute and a half once built), for checking a change; prints the floor's verdict, writes nothing tracked
 bench-quick: bench-tools
 	$(CARGO) build --release --locked --bin machine-efa-webhook --example ceiling
 	$(CARGO) bench --locked --bench core -- --warm-up-time 0.5 --measurement-time 1

@@ -4,8 +4,8 @@
     python3 bench/ab.py [--rounds N] [--seconds S] [--body FILE] BINARY [BINARY ...]
 
 Each round starts the ceiling (target/release/examples/ceiling) and then each binary, on
-127.0.0.1, loads each with h2load over HTTP/2 at concurrency 128 (4 connections x 32
-streams, the floor's point in `make bench`; --body, default the denial fixture) for S seconds, and
+127.0.0.1, loads each with h2load over HTTP/2 at the floor's point (4 connections x 32
+streams, as in `make bench`; --body, default the bench's review) for S seconds, and
 stops it. h2load keeps no per-request log here (see `run.h2load`). The webhooks log
 JSON, as the Deployment runs them. Taking turns makes the machine's drift, tens of
 percent within minutes here, hit every server alike; the figures that carry over are
@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402  (the load bench's servers, ports and h2load runner)
 
+CONCURRENCY = run.FLOOR_CONNECTIONS * run.FLOOR_STREAMS
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,7 +42,7 @@ def main() -> None:
         subprocess.run([str(args.binaries[0]), "certs", "--out", str(certs), "--ip", "127.0.0.1"],
                        check=True, capture_output=True)
         for round_ in range(1, args.rounds + 1):
-            ceiling = measure(run.start_ceiling(certs, args.body, "validate"), args)
+            ceiling = measure(run.start_ceiling(certs, args.body, run.ENDPOINT), args)
             line = [f"round {round_}: ceiling {ceiling[0]:.0f} req/s"]
             for binary in args.binaries:
                 run.BIN = binary
@@ -48,7 +50,7 @@ def main() -> None:
                 figures[str(binary)].append((rate / ceiling[0], cpu_us - ceiling[1]))
                 line.append(f"{binary.name} {rate / ceiling[0]:.3f} x")
             print(", ".join(line), flush=True)
-    print(f"median over {args.rounds} rounds (HTTP/2, concurrency 128, {args.body.name}):")
+    print(f"median over {args.rounds} rounds (HTTP/2, concurrency {CONCURRENCY}, {args.body.name}):")
     for binary, rows in figures.items():
         ratios = sorted(r for r, _ in rows)
         print(f"  {binary}: {statistics.median(ratios):.3f} x the ceiling's throughput "
@@ -60,7 +62,7 @@ def measure(server: run.Server, args: argparse.Namespace) -> tuple[float, float]
     """Requests per second, and the server's CPU µs per request (warm-up included)."""
     try:
         before = run.cpu_seconds(server.proc.pid)
-        result = run.h2load(server.port, args.body, "validate", True, 128, args.seconds,
+        result = run.h2load(server.port, args.body, run.ENDPOINT, True, CONCURRENCY, args.seconds,
                              latencies=False)
         used = run.cpu_seconds(server.proc.pid) - before
     finally:

@@ -1,10 +1,7 @@
 //! The pure decision on realistic MachineSet reviews, the whole review as the server
-//! answers it (parse, decide, encode; and with its log line), and the parse alone: time
-//! per review from criterion, and heap allocations per review from a counting global
-//! allocator.
-//!
-//! `cargo bench --bench core` runs it; the allocation counts are written to
-//! `target/bench/allocations.json` for `bench/run.py` to put in BENCHMARKS.md.
+//! answers it (parse, decide, encode; and with its log line), and the parse alone.
+//! `cargo bench --bench core` runs it; `bench/report.py` puts the figures in
+//! BENCHMARKS.md.
 
 use criterion::{Criterion, criterion_group};
 use machine_efa_webhook::admission::{Endpoint, Webhook, prune};
@@ -13,14 +10,13 @@ use machine_efa_webhook::core::{
     self, CapabilityTable, Operation, Policy, Spelling, UnknownInstanceType,
 };
 use serde_json::Value;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use std::alloc::System;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The server's allocator, so that the figures are the server's.
 #[global_allocator]
-static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The reviews measured: (label, fixture, endpoint).
 const CASES: [(&str, &str, Endpoint); 3] = [
@@ -48,14 +44,6 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-fn policy() -> Policy {
-    Policy {
-        spelling: Spelling::OpenShift,
-        unknown_instance_type: UnknownInstanceType::Warn,
-        default_region: "us-east-1".into(),
-    }
-}
-
 /// The core's decision on an already-parsed review.
 fn decide(
     endpoint: Endpoint,
@@ -80,25 +68,17 @@ fn decide(
     }
 }
 
-fn allocations(mut run: impl FnMut()) -> (usize, usize) {
-    run(); // warm: lazily built state is not the review's cost
-    let region = Region::new(ALLOCATOR);
-    run();
-    let stats = region.change();
-    (
-        stats.allocations + stats.reallocations,
-        stats.bytes_allocated,
-    )
-}
-
 fn benches(c: &mut Criterion) {
-    let policy = policy();
+    let policy = Policy {
+        spelling: Spelling::OpenShift,
+        unknown_instance_type: UnknownInstanceType::Warn,
+        default_region: "us-east-1".into(),
+    };
     let table = snapshot::embedded_table();
     let webhook = Webhook::new(
         policy.clone(),
         Arc::new(CapabilityStore::fixed(table.clone())),
     );
-    let mut counts = serde_json::Map::new();
     for (label, file, endpoint) in CASES {
         let body = fixture(file);
         let review: Value = serde_json::from_slice(&body).unwrap();
@@ -108,25 +88,9 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("review/{label}"), |b| {
             b.iter(|| webhook.answer(endpoint, black_box(&body)).unwrap())
         });
-        let (core_allocs, core_bytes) = allocations(|| {
-            black_box(decide(endpoint, &review, &policy, &table));
-        });
-        let (review_allocs, review_bytes) = allocations(|| {
-            black_box(webhook.answer(endpoint, &body).unwrap());
-        });
-        counts.insert(
-            label.to_owned(),
-            serde_json::json!({
-                "fixture": file,
-                "body_bytes": body.len(),
-                "core": {"allocations": core_allocs, "bytes": core_bytes},
-                "review": {"allocations": review_allocs, "bytes": review_bytes},
-            }),
-        );
     }
-    // As served: each review with its admission log line, in the Deployment's JSON
-    // format, written to a sink. After the counts above: while a subscriber is set,
-    // reviews build their log fields.
+    // As served: each review with its log line in the Deployment's JSON format, written
+    // to a sink. While a subscriber is set, reviews build their log fields.
     let logging = tracing_subscriber::fmt()
         .with_ansi(false)
         .with_writer(std::io::sink)
@@ -154,19 +118,6 @@ fn benches(c: &mut Criterion) {
             b.iter(|| prune::review_from_slice(black_box(body)).unwrap())
         });
     }
-    c.bench_function("table/embedded_parse", |b| b.iter(snapshot::embedded_table));
-    // `cargo test --all-targets` runs each bench once as a smoke test: its counts, from
-    // a debug build, are not the ones to report.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        return;
-    }
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(
-        out.join("allocations.json"),
-        serde_json::to_string_pretty(&Value::Object(counts)).unwrap(),
-    )
-    .unwrap();
 }
 
 criterion_group!(core_benches, benches);
