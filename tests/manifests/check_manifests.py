@@ -545,7 +545,10 @@ def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bo
             envname = "EFA_WEBHOOK_" + flag.lstrip("-").upper().replace("-", "_")
             assert envname not in env, f"{flag} given both as an argument and as {envname}"
         # clap ignores env vars it does not know: a misspelt one would silently do nothing.
-        known = set(re.findall(r'env = "(EFA_WEBHOOK_[A-Z_]+)"', (ROOT / "src" / "main.rs").read_text()))
+        # `serve`'s flags: its own, and those it shares with the other commands.
+        serve_sources = [ROOT / "src" / "cli" / "serve.rs", ROOT / "src" / "cli" / "mod.rs"]
+        known = {name for source in serve_sources
+                 for name in re.findall(r'env = "(EFA_WEBHOOK_[A-Z_]+)"', source.read_text())}
         unknown = sorted(k for k in env if k.startswith("EFA_WEBHOOK_") and k not in known)
         assert not unknown, f"env vars the binary does not read: {unknown}"
         if cluster_api:
