@@ -4,7 +4,7 @@ CARGO ?= cargo
 VENV := .venv
 PYTHON := $(VENV)/bin/python3
 # Pinned: the embedded snapshot and the tests' expectations come from this moto's data.
-MOTO := moto[server]==5.2.1
+MOTO := moto[server]==5.2.5
 # Pinned: the Kubernetes JSON schemas tests/manifests/check_manifests.py validates against.
 KUBERNETES_VALIDATE := kubernetes-validate==1.37.0
 BIN := target/release/machine-efa-webhook

@@ -63,7 +63,17 @@ pub struct RegionLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RefreshLabels {
+    /// What was loaded: `instance_types`, `zones`, `placement_groups`, `security_groups`.
+    pub kind: &'static str,
     /// `success`, or why it failed: `throttled`, `auth`, `network`, `other`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LookupLabels {
+    /// As for [`RefreshLabels`].
+    pub kind: &'static str,
+    /// `hit`: live data answered; `miss`: it did not (yet), and a load was asked for.
     pub result: &'static str,
 }
 
@@ -92,6 +102,7 @@ pub struct Metrics {
     pub table_entries: Family<RegionLabels, Gauge>,
     pub table_age: Family<RegionLabels, Gauge>,
     pub refreshes: Family<RefreshLabels, Counter>,
+    pub lookups: Family<LookupLabels, Counter>,
     /// EFA capability denials turned into warnings by the skip annotation.
     pub capability_check_skips: Family<KindLabels, Counter>,
     /// Certificate reloads: a new pair installed, or a changed pair refused.
@@ -148,7 +159,13 @@ impl Default for Metrics {
         let refreshes = register(
             &mut r,
             "capability_refreshes",
-            "Capability refreshes from EC2, by result (success, throttled, auth, network, other)",
+            "Loads from EC2, by kind (instance_types, zones, placement_groups, security_groups) and result (success, throttled, auth, network, other)",
+            Family::default(),
+        );
+        let lookups = register(
+            &mut r,
+            "capability_lookups",
+            "Lookups of EC2 data by admissions with --capabilities ec2, by kind and result (hit: live data answered; miss: a background load was asked for)",
             Family::default(),
         );
         let capability_check_skips = register(
@@ -177,6 +194,7 @@ impl Default for Metrics {
             table_entries,
             table_age,
             refreshes,
+            lookups,
             capability_check_skips,
             tls_reloads,
             tls_expiry,
@@ -215,9 +233,16 @@ impl Metrics {
             .inc();
     }
 
-    pub fn record_refresh(&self, result: &'static str) {
+    pub fn record_refresh(&self, kind: &'static str, result: &'static str) {
         self.refreshes
-            .get_or_create(&RefreshLabels { result })
+            .get_or_create(&RefreshLabels { kind, result })
+            .inc();
+    }
+
+    pub fn record_lookup(&self, kind: &'static str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.lookups
+            .get_or_create(&LookupLabels { kind, result })
             .inc();
     }
 

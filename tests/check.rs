@@ -64,8 +64,9 @@ fn a_clean_directory_passes_with_its_warnings() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         out,
-        "Warning: good/machineset-efa-p4d.yaml:1 MachineSet/prod-7x2kq-gpu-us-east-1a: EFA on \"p4d.24xlarge\" needs a security group that allows all traffic between its members, and the EFA device plugin (libfabric) on the nodes to be of use\n\
-         checked 1 object in 1 file (1 document): 0 denied, 1 allowed, 1 warning\n"
+        "Warning: good/machineset-efa-p4d.yaml:1 MachineSet/prod-7x2kq-gpu-us-east-1a: instance type p4d.24xlarge is offered in 4 of the 6 zones of us-east-1 (by zone ID: use1-az1, use1-az2, use1-az4, use1-az6); whether \"us-east-1a\" is one of them needs this account's zone names: --capabilities ec2\n\
+         Warning: good/machineset-efa-p4d.yaml:1 MachineSet/prod-7x2kq-gpu-us-east-1a: EFA on \"p4d.24xlarge\" needs a security group that allows all traffic between its members, and the EFA device plugin (libfabric) on the nodes to be of use\n\
+         checked 1 object in 1 file (1 document): 0 denied, 1 allowed, 2 warnings\n"
     );
 }
 
@@ -112,7 +113,7 @@ fn mixed_inputs_multi_document_lists_and_cluster_api() {
     );
     assert_eq!(
         lines.last().unwrap(),
-        &"checked 7 objects in 3 files (8 documents): 2 denied, 5 allowed, 5 warnings"
+        &"checked 7 objects in 3 files (8 documents): 2 denied, 5 allowed, 8 warnings"
     );
 }
 
@@ -129,7 +130,7 @@ fn stdin_takes_kustomize_build_output() {
     );
     assert!(
         out.ends_with(
-            "checked 3 objects in 1 file (4 documents): 1 denied, 2 allowed, 2 warnings\n"
+            "checked 3 objects in 1 file (4 documents): 1 denied, 2 allowed, 4 warnings\n"
         ),
         "{out}"
     );
@@ -185,7 +186,7 @@ fn json_output_for_tools() {
         ("allowed", 5),
         ("denied", 2),
         ("patched", 4),
-        ("warnings", 5),
+        ("warnings", 8),
         ("unreadable", 1),
     ] {
         assert_eq!(summary[key], want, "summary.{key}: {summary}");
@@ -254,7 +255,7 @@ fn fix_writes_the_mutated_documents_keeping_the_rest() {
     let (code, fixed, report) = run(&["check", "-f", "mixed", "--fix"], None);
     assert_eq!(code, 1, "the denials are still reported: {report}");
     assert!(
-        report.ends_with("2 denied, 5 allowed, 5 warnings\n"),
+        report.ends_with("2 denied, 5 allowed, 8 warnings\n"),
         "the report goes to stderr: {report}"
     );
     let original: String = [
@@ -315,6 +316,7 @@ fn a_snapshot_file_can_be_the_table() {
             "us-east-1".to_owned(),
             RegionOfferings {
                 offered: Default::default(),
+                zones: Default::default(),
                 provenance: Provenance {
                     source: SourceKind::File,
                     fetched_at: "2026-11-25T00:00:00Z".into(),
@@ -373,7 +375,7 @@ fn instance_types_lists_the_table_sorted_with_its_source() {
         "{out}"
     );
     assert!(
-        lines[1].starts_with("INSTANCE TYPE") && lines[1].ends_with("OFFERED IN us-east-1"),
+        lines[1].starts_with("INSTANCE TYPE") && lines[1].ends_with("OFFERED IN us-east-1  ZONES"),
         "{out}"
     );
     let names: Vec<&str> = lines[2..]
@@ -422,6 +424,14 @@ fn instance_types_lists_the_table_sorted_with_its_source() {
 #[test]
 fn the_table_can_come_from_ec2() {
     let endpoint = common::moto_endpoint();
+    // The placement group the EFA machines name, made as their cluster would have.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::ensure_placement_group(
+            "us-east-1",
+            "prod-7x2kq-efa",
+            "cluster",
+        ));
     let output = command(&[
         "check",
         "-f",
@@ -466,5 +476,8 @@ fn the_table_can_come_from_ec2() {
         out.starts_with("# 1 instance type; capability table: EC2 of "),
         "{out}"
     );
-    assert!(out.lines().nth(2).unwrap().ends_with("yes"), "{out}");
+    // Offered; with live data, its zones by this account's names.
+    let row = out.lines().nth(2).unwrap();
+    assert!(row.contains(" yes "), "{out}");
+    assert!(row.contains("us-east-2") || row.ends_with("all 3"), "{out}");
 }

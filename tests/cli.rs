@@ -273,7 +273,8 @@ fn serve_from_ec2_keeps_serving_when_aws_is_unreachable() {
         false
     );
     let metrics = served.plain_get("/metrics").text().unwrap();
-    let refresh_failed = r#"machine_efa_webhook_capability_refreshes_total{result="network"}"#;
+    let refresh_failed =
+        r#"machine_efa_webhook_capability_refreshes_total{kind="instance_types",result="network"}"#;
     assert!(metrics.contains(refresh_failed), "{metrics}");
     assert!(served.interrupt().success());
 }

@@ -170,7 +170,9 @@ async fn cluster_api_reviews_use_the_awscluster_region_once_known() {
     let said = warnings(&first);
     assert!(said.contains(r#"the region of cluster "capi-prod" (its AWSCluster's spec.region) is not known: EFA support was checked in us-east-1, the default region"#), "{said}");
     assert!(
-        said.contains(r#"instance type "hpc6a.48xlarge" is not offered in us-east-1"#),
+        said.contains(
+            r#"instance type "hpc6a.48xlarge" supports EFA but is not offered in us-east-1"#
+        ),
         "{said}"
     );
 

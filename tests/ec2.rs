@@ -268,3 +268,195 @@ async fn the_snapshot_command_round_trips() {
     );
     assert_eq!(embedded.instance_types, table.instance_types);
 }
+
+/// A client of `region` on moto, for setting up what the tests read.
+async fn moto_client(region: &str) -> aws_sdk_ec2::Client {
+    let sdk = sdk_config_for(&moto_endpoint()).await;
+    aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&sdk)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn zone_offerings_and_this_accounts_zone_names_are_read_across_pages() {
+    let sdk = sdk_config_for(&moto_endpoint()).await;
+    let before = pages_served("DescribeInstanceTypeOfferings").await;
+    let east1 = ec2::fetch_region(&sdk, "us-east-1").await.unwrap();
+    let pages = pages_served("DescribeInstanceTypeOfferings").await - before;
+    // Over 6,000 zone offerings at 1,000 a page, and the region's at least two pages.
+    assert!(pages >= 9, "pages followed: {pages}");
+    assert_eq!(
+        east1.zones.keys().collect::<Vec<_>>(),
+        [
+            "use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az5", "use1-az6"
+        ]
+    );
+    let p4d: Vec<&str> = east1
+        .zones
+        .iter()
+        .filter(|(_, offered)| offered.contains("p4d.24xlarge"))
+        .map(|(zone, _)| zone.as_str())
+        .collect();
+    assert_eq!(p4d, ["use1-az1", "use1-az2", "use1-az4", "use1-az6"]);
+
+    let names = ec2::fetch_zone_names(&sdk, "us-east-1").await.unwrap();
+    assert_eq!(names["us-east-1e"], "use1-az3");
+    assert_eq!(names["us-east-1a"], "use1-az6");
+}
+
+#[tokio::test]
+async fn placement_groups_are_read_from_the_stand_in() {
+    let client = moto_client("eu-west-2").await;
+    for (name, strategy) in [
+        (
+            "ec2-test-cluster",
+            aws_sdk_ec2::types::PlacementStrategy::Cluster,
+        ),
+        (
+            "ec2-test-spread",
+            aws_sdk_ec2::types::PlacementStrategy::Spread,
+        ),
+    ] {
+        client
+            .create_placement_group()
+            .group_name(name)
+            .strategy(strategy)
+            .send()
+            .await
+            .unwrap();
+    }
+    let sdk = sdk_config_for(&moto_endpoint()).await;
+    let groups = ec2::fetch_placement_groups(&sdk, "eu-west-2")
+        .await
+        .unwrap();
+    assert_eq!(groups["ec2-test-cluster"].strategy, "cluster");
+    assert_eq!(groups["ec2-test-cluster"].state, "available");
+    assert_eq!(groups["ec2-test-spread"].strategy, "spread");
+    assert!(
+        !ec2::fetch_placement_groups(&sdk, "eu-west-1")
+            .await
+            .unwrap()
+            .contains_key("ec2-test-cluster")
+    );
+}
+
+/// Makes a security group named `name` (also its Name tag) in `region`'s default VPC,
+/// with the EFA rules asked for: all traffic from itself in, to itself out.
+async fn security_group(region: &str, name: &str, inbound: bool, outbound: bool) -> String {
+    use aws_sdk_ec2::types::{IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+    let client = moto_client(region).await;
+    let id = client
+        .create_security_group()
+        .group_name(name)
+        .description("machine-efa-webhook test")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(Tag::builder().key("Name").value(name).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_owned();
+    let itself = || {
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(&id).build())
+            .build()
+    };
+    if inbound {
+        client
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(itself())
+            .send()
+            .await
+            .unwrap();
+    }
+    if outbound {
+        client
+            .authorize_security_group_egress()
+            .group_id(&id)
+            .ip_permissions(itself())
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}
+
+#[tokio::test]
+async fn security_groups_resolve_by_id_and_by_filters_with_their_rules() {
+    use machine_efa_webhook::core::SecurityGroupRef;
+    let region = "ca-central-1";
+    let efa = security_group(region, "ec2-test-efa-sg", true, true).await;
+    let half = security_group(region, "ec2-test-half-sg", true, false).await;
+    let sdk = sdk_config_for(&moto_endpoint()).await;
+
+    let by_id = ec2::resolve_security_groups(&sdk, region, &SecurityGroupRef::Id(efa.clone()))
+        .await
+        .unwrap();
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0].name, "ec2-test-efa-sg");
+    assert!(by_id[0].allows_all_from_itself && by_id[0].allows_all_to_itself);
+
+    let by_tag =
+        SecurityGroupRef::Filters(vec![("tag:Name".into(), vec!["ec2-test-half-sg".into()])]);
+    let found = ec2::resolve_security_groups(&sdk, region, &by_tag)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, half);
+    assert!(found[0].allows_all_from_itself && !found[0].allows_all_to_itself);
+
+    // An ID that does not exist resolves to no group, not to an error.
+    let gone = SecurityGroupRef::Id("sg-0123456789abcdef0".into());
+    assert!(
+        ec2::resolve_security_groups(&sdk, region, &gone)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn security_group_filters_are_followed_across_pages() {
+    use machine_efa_webhook::core::SecurityGroupRef;
+    let region = "ap-southeast-2";
+    let client = moto_client(region).await;
+    // More groups under one tag than a page holds.
+    for n in 0..105 {
+        client
+            .create_security_group()
+            .group_name(format!("ec2-test-paged-{n}"))
+            .description("machine-efa-webhook paging test")
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("pool")
+                            .value("ec2-test-paged")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let sdk = sdk_config_for(&moto_endpoint()).await;
+    let before = pages_served("DescribeSecurityGroups").await;
+    let reference =
+        SecurityGroupRef::Filters(vec![("tag:pool".into(), vec!["ec2-test-paged".into()])]);
+    let found = ec2::resolve_security_groups(&sdk, region, &reference)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 105);
+    assert!(pages_served("DescribeSecurityGroups").await - before >= 2);
+}

@@ -5,9 +5,10 @@
 
 mod common;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use common::{TestServer, fixture, moto_endpoint, policy, sdk_config_with_timeout};
+use common::{
+    ANSWER_500, HEALTHY, SLOW, TestServer, ensure_placement_group, fixture, policy,
+    sdk_config_with_timeout, switchable_endpoint,
+};
 use machine_efa_webhook::capabilities::{
     CapabilityStore, RefreshSettings, snapshot, spawn_refresher,
 };
@@ -16,43 +17,6 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
-
-const HEALTHY: u8 = 0;
-const ANSWER_500: u8 = 1;
-const SLOW: u8 = 2;
-
-/// A loopback stand-in for EC2 that forwards to moto while healthy and misbehaves on
-/// demand; aborting its task kills it.
-async fn switchable_endpoint(mode: Arc<AtomicU8>) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let client = reqwest::Client::new();
-    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (mode, client) = (mode.clone(), client.clone());
-        async move {
-            match mode.load(Ordering::SeqCst) {
-                ANSWER_500 => {
-                    return (StatusCode::INTERNAL_SERVER_ERROR, "<Response><Errors><Error><Code>InternalError</Code></Error></Errors></Response>".to_owned());
-                }
-                SLOW => {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                }
-                _ => {}
-            }
-            let mut request = client.request(method, format!("{}{uri}", moto_endpoint())).body(body);
-            for (name, value) in &headers {
-                if name != "host" && name != "content-length" {
-                    request = request.header(name, value);
-                }
-            }
-            let response = request.send().await.unwrap();
-            let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-            (status, response.text().await.unwrap())
-        }
-    });
-    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, task)
-}
 
 async fn validate(server: &TestServer, name: &str) -> Value {
     let body = serde_json::to_vec(&fixture(name)).unwrap();
@@ -85,6 +49,8 @@ async fn survive(
     break_it: impl FnOnce(&Arc<AtomicU8>, &tokio::task::JoinHandle<()>),
     error_kind: &str,
 ) {
+    // The p4d fixture's placement group, as its cluster would have made it.
+    ensure_placement_group("us-east-1", "prod-7x2kq-efa-p4d-cluster", "cluster").await;
     let mode = Arc::new(AtomicU8::new(HEALTHY));
     let (endpoint, endpoint_task) = switchable_endpoint(mode.clone()).await;
     let (store, requests) = CapabilityStore::refreshed(snapshot::embedded_table());
@@ -107,15 +73,21 @@ async fn survive(
         server.state.metrics.clone(),
     );
     eventually("us-east-1 from EC2", async || {
-        store.current().regions["us-east-1"].provenance.source == SourceKind::Ec2
+        let table = store.current();
+        table.regions["us-east-1"].provenance.source == SourceKind::Ec2
+            && table.zone_names.contains_key("us-east-1")
+            && table.placement_groups.contains_key("us-east-1")
     })
     .await;
     let denied_before = validate(&server, "machineset-create-efa-m5.json").await;
     assert_eq!(denied_before["allowed"], false);
+    let zone_denied_before = validate(&server, "machineset-create-efa-p4d-us-east-1e.json").await;
+    assert_eq!(zone_denied_before["allowed"], false, "{zone_denied_before}");
 
     break_it(&mode, &endpoint_task);
-    let counted =
-        format!(r#"machine_efa_webhook_capability_refreshes_total{{result="{error_kind}"}}"#);
+    let counted = format!(
+        r#"machine_efa_webhook_capability_refreshes_total{{kind="instance_types",result="{error_kind}"}}"#
+    );
     eventually(&format!("{fault}: {counted}"), async || {
         server.state.metrics.encode().contains(&counted)
     })
@@ -139,6 +111,12 @@ async fn survive(
     let denied = validate(&server, "machineset-create-efa-m5.json").await;
     assert_eq!(
         denied["status"]["message"], denied_before["status"]["message"],
+        "{fault}"
+    );
+    // This account's zone names, too, are the last ones read.
+    let zone_denied = validate(&server, "machineset-create-efa-p4d-us-east-1e.json").await;
+    assert_eq!(
+        zone_denied["status"]["message"], zone_denied_before["status"]["message"],
         "{fault}"
     );
     let ready = server

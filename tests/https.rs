@@ -111,8 +111,9 @@ async fn fixtures_over_both_protocols() {
         let response = admit(&server, http2, "validate", &moved).await;
         assert_eq!(response["allowed"], true);
         assert!(
-            warnings(&response)
-                .contains(r#"instance type "hpc6a.48xlarge" is not offered in us-east-1"#),
+            warnings(&response).contains(
+                r#"instance type "hpc6a.48xlarge" supports EFA but is not offered in us-east-1"#
+            ),
             "{response}"
         );
 

@@ -33,8 +33,16 @@ const MACHINE_FIELDS: Interest = Members(&[
     ("kind", All),
     ("networkInterfaceType", All),
     ("instanceType", All),
-    ("placement", Members(&[("region", All)])),
+    (
+        "placement",
+        Members(&[("region", All), ("availabilityZone", All)]),
+    ),
+    ("placementGroupName", All),
+    ("securityGroups", All),
 ]);
+
+/// A Cluster API machine's subnet, whose filters may name its zone.
+const SUBNET: Interest = Members(&[("filters", All)]);
 
 const PROVIDER_SPEC: Interest = Members(&[("value", MACHINE_FIELDS)]);
 
@@ -71,6 +79,9 @@ const OBJECT: Interest = Members(&[
             // AWSMachine.
             ("networkInterfaceType", All),
             ("instanceType", All),
+            ("placementGroupName", All),
+            ("failureDomain", All),
+            ("subnet", SUBNET),
             (
                 "template",
                 Members(&[
@@ -83,6 +94,9 @@ const OBJECT: Interest = Members(&[
                             // AWSMachineTemplate.
                             ("networkInterfaceType", All),
                             ("instanceType", All),
+                            ("placementGroupName", All),
+                            ("failureDomain", All),
+                            ("subnet", SUBNET),
                         ]),
                     ),
                 ]),
@@ -403,7 +417,7 @@ mod tests {
                                      "annotations": {"machine-efa-webhook.io/skip-capability-check": "true"}},
                         "spec": {"template": {"metadata": {"labels": {}}, "spec": {"providerSpec": {"value": {
                             "kind": "AWSMachineProviderConfig", "instanceType": "m5.2xlarge", "networkInterfaceType": "EFA",
-                            "placement": {"region": "us-east-1"}
+                            "placement": {"region": "us-east-1", "availabilityZone": "us-east-1a"}
                         }}}}}
                     },
                     "oldObject": null

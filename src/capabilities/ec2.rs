@@ -1,21 +1,27 @@
-//! Reading the capability table from EC2 with the real aws-sdk-ec2 client.
+//! Reading from EC2 with the real aws-sdk-ec2 client: the capability table (instance
+//! types, and what each region and zone offers) and this account's facts (zone names,
+//! placement groups, security groups and their rules).
 
-use crate::core::InstanceTypeInfo;
+use crate::core::{InstanceTypeInfo, PlacementGroup, SecurityGroup, SecurityGroupRef};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::LocationType;
-use std::collections::{HashMap, HashSet};
+use aws_sdk_ec2::types::{Filter, IpPermission, LocationType};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 /// DescribeInstanceTypes answers at most 100 types a page.
 const INSTANCE_TYPES_PAGE: i32 = 100;
 /// DescribeInstanceTypeOfferings answers at most 1000 offerings a page.
 const OFFERINGS_PAGE: i32 = 1000;
+/// DescribeSecurityGroups groups a page (EC2 takes 5 to 1000): a machine names few.
+const SECURITY_GROUPS_PAGE: i32 = 100;
 
-/// What one region's EC2 said.
+/// What one region's EC2 said of its instance types.
 #[derive(Debug, Default)]
 pub struct RegionData {
     pub instance_types: HashMap<String, InstanceTypeInfo>,
     pub offered: HashSet<String>,
+    /// Per availability zone ID, the types it offers.
+    pub zones: BTreeMap<String, HashSet<String>>,
 }
 
 /// Why a fetch failed, coarsely, for operators (logs, metrics, warnings).
@@ -138,23 +144,149 @@ pub async fn fetch_region(
         }
     }
 
+    for (_, instance_type) in offerings(&client, region, LocationType::Region).await? {
+        data.offered.insert(instance_type);
+    }
+    for (zone, instance_type) in
+        offerings(&client, region, LocationType::AvailabilityZoneId).await?
+    {
+        data.zones.entry(zone).or_default().insert(instance_type);
+    }
+    Ok(data)
+}
+
+/// Every (location, instance type) DescribeInstanceTypeOfferings lists for `location`.
+async fn offerings(
+    client: &aws_sdk_ec2::Client,
+    region: &str,
+    location: LocationType,
+) -> Result<Vec<(String, String)>, FetchError> {
+    let mut found = Vec::new();
     let mut pages = client
         .describe_instance_type_offerings()
-        .location_type(LocationType::Region)
+        .location_type(location)
         .max_results(OFFERINGS_PAGE)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         let page =
             page.map_err(|e| FetchError::from_sdk("DescribeInstanceTypeOfferings", region, e))?;
-        data.offered.extend(
+        found.extend(
             page.instance_type_offerings()
                 .iter()
-                .filter_map(|o| o.instance_type())
-                .map(|t| t.as_str().to_owned()),
+                .filter_map(|offering| {
+                    Some((
+                        offering.location()?.to_owned(),
+                        offering.instance_type()?.as_str().to_owned(),
+                    ))
+                }),
         );
     }
-    Ok(data)
+    Ok(found)
+}
+
+/// This account's availability zones of `region`: name → zone ID.
+pub async fn fetch_zone_names(
+    base: &aws_config::SdkConfig,
+    region: &str,
+) -> Result<BTreeMap<String, String>, FetchError> {
+    let output = client_for(base, region)
+        .describe_availability_zones()
+        .send()
+        .await
+        .map_err(|e| FetchError::from_sdk("DescribeAvailabilityZones", region, e))?;
+    Ok(output
+        .availability_zones()
+        .iter()
+        .filter_map(|zone| Some((zone.zone_name()?.to_owned(), zone.zone_id()?.to_owned())))
+        .collect())
+}
+
+/// The placement groups of `region`, by name.
+pub async fn fetch_placement_groups(
+    base: &aws_config::SdkConfig,
+    region: &str,
+) -> Result<HashMap<String, PlacementGroup>, FetchError> {
+    // DescribePlacementGroups has no paging: one answer holds them all.
+    let output = client_for(base, region)
+        .describe_placement_groups()
+        .send()
+        .await
+        .map_err(|e| FetchError::from_sdk("DescribePlacementGroups", region, e))?;
+    Ok(output
+        .placement_groups()
+        .iter()
+        .filter_map(|group| {
+            let facts = PlacementGroup {
+                strategy: group.strategy()?.as_str().to_owned(),
+                state: group.state()?.as_str().to_owned(),
+            };
+            Some((group.group_name()?.to_owned(), facts))
+        })
+        .collect())
+}
+
+/// The security groups `reference` names in `region`, as the machine controller finds
+/// them (an ID, or DescribeSecurityGroups with the same filters), with what EFA needs of
+/// their rules. An ID that does not exist resolves to no group.
+pub async fn resolve_security_groups(
+    base: &aws_config::SdkConfig,
+    region: &str,
+    reference: &SecurityGroupRef,
+) -> Result<Vec<SecurityGroup>, FetchError> {
+    let request = client_for(base, region).describe_security_groups();
+    let request = match reference {
+        // EC2 refuses MaxResults beside GroupIds; one ID is one page anyway.
+        SecurityGroupRef::Id(id) => request.group_ids(id),
+        SecurityGroupRef::Filters(filters) => filters.iter().fold(
+            request.max_results(SECURITY_GROUPS_PAGE),
+            |request, (name, values)| {
+                request.filters(
+                    Filter::builder()
+                        .name(name)
+                        .set_values(Some(values.clone()))
+                        .build(),
+                )
+            },
+        ),
+    };
+    let mut groups = Vec::new();
+    let mut pages = request.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Err(e) if e.code() == Some("InvalidGroup.NotFound") => break,
+            page => page.map_err(|e| FetchError::from_sdk("DescribeSecurityGroups", region, e))?,
+        };
+        groups.extend(page.security_groups().iter().filter_map(|group| {
+            let id = group.group_id()?;
+            let name_tag = group
+                .tags()
+                .iter()
+                .find(|tag| tag.key() == Some("Name"))
+                .and_then(|tag| tag.value());
+            Some(SecurityGroup {
+                id: id.to_owned(),
+                name: name_tag
+                    .or(group.group_name())
+                    .unwrap_or_default()
+                    .to_owned(),
+                allows_all_from_itself: allows_all_with(group.ip_permissions(), id),
+                allows_all_to_itself: allows_all_with(group.ip_permissions_egress(), id),
+            })
+        }));
+    }
+    Ok(groups)
+}
+
+/// Whether `rules` allow all protocols from (or to) the group `id` itself.
+fn allows_all_with(rules: &[IpPermission], id: &str) -> bool {
+    rules.iter().any(|rule| {
+        rule.ip_protocol() == Some("-1")
+            && rule
+                .user_id_group_pairs()
+                .iter()
+                .any(|pair| pair.group_id() == Some(id))
+    })
 }
 
 /// The regions the account can use (DescribeRegions), sorted.

@@ -6,13 +6,17 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The format written. Format 1 (no zones) is still read.
+pub const FORMAT_VERSION: u32 = 2;
+const READABLE_VERSIONS: [u32; 2] = [1, 2];
 
 const COMMENT: &str = "EFA capability table of machine-efa-webhook. instanceTypes: per type, from EC2 \
 DescribeInstanceTypes (NetworkInfo.EfaSupported, NetworkInfo.EfaInfo.MaximumEfaInterfaces, \
 VCpuInfo.DefaultVCpus, MemoryInfo.SizeInMiB, NetworkInfo.NetworkPerformance). regions: per region, \
-the instance types DescribeInstanceTypeOfferings (LocationType=region) lists, and when they were read. \
-Written by `machine-efa-webhook snapshot`; never edit by hand.";
+the instance types DescribeInstanceTypeOfferings lists with LocationType=region (offered) and, per \
+availability zone ID, with LocationType=availability-zone-id (zones; zone IDs name the same physical \
+zone in every account, zone names do not), and when they were read. Written by \
+`machine-efa-webhook snapshot`; never edit by hand.";
 
 /// The snapshot embedded in the binary, made by `make snapshot`.
 pub const EMBEDDED: &str = include_str!("../../data/capabilities.json");
@@ -49,6 +53,10 @@ pub struct InstanceTypeRecord {
 pub struct RegionRecord {
     pub fetched_at: String,
     pub offered: Vec<String>,
+    /// Format 2: per availability zone ID, the types it offers; absent in format 1, and
+    /// where EC2 listed no zone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub zones: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +76,7 @@ pub enum SnapshotError {
         what: String,
         source: serde_json::Error,
     },
-    #[error("{what} has format version {found}; this build reads version {FORMAT_VERSION}")]
+    #[error("{what} has format version {found}; this build reads versions 1 and {FORMAT_VERSION}")]
     Version { what: String, found: u32 },
 }
 
@@ -103,7 +111,7 @@ impl SnapshotFile {
                 what: what.to_owned(),
                 source,
             })?;
-        if file.format_version != FORMAT_VERSION {
+        if !READABLE_VERSIONS.contains(&file.format_version) {
             return Err(SnapshotError::Version {
                 what: what.to_owned(),
                 found: file.format_version,
@@ -148,11 +156,19 @@ impl SnapshotFile {
                 .regions
                 .iter()
                 .map(|(name, region)| {
-                    let mut offered: Vec<String> = region.offered.iter().cloned().collect();
-                    offered.sort_unstable();
+                    let sorted = |types: &std::collections::HashSet<String>| {
+                        let mut types: Vec<String> = types.iter().cloned().collect();
+                        types.sort_unstable();
+                        types
+                    };
                     let record = RegionRecord {
                         fetched_at: region.provenance.fetched_at.clone(),
-                        offered,
+                        offered: sorted(&region.offered),
+                        zones: region
+                            .zones
+                            .iter()
+                            .map(|(zone, types)| (zone.clone(), sorted(types)))
+                            .collect(),
                     };
                     (name.clone(), record)
                 })
@@ -172,6 +188,11 @@ impl SnapshotFile {
             .map(|(name, record)| {
                 let offerings = RegionOfferings {
                     offered: record.offered.iter().cloned().collect(),
+                    zones: record
+                        .zones
+                        .iter()
+                        .map(|(zone, types)| (zone.clone(), types.iter().cloned().collect()))
+                        .collect(),
                     provenance: Provenance {
                         source,
                         fetched_at: record.fetched_at.clone(),
@@ -232,12 +253,18 @@ mod tests {
     }
 
     #[test]
-    fn other_format_versions_are_refused() {
-        let text = r#"{"formatVersion": 2, "generatedAt": "", "source": "", "instanceTypes": {}, "regions": {}}"#;
+    fn format_1_is_read_and_other_versions_are_refused() {
+        let v1 = r#"{"formatVersion": 1, "generatedAt": "", "source": "", "instanceTypes": {"p4d.24xlarge": {"efaSupported": true}}, "regions": {"us-east-1": {"fetchedAt": "2026-11-25T10:42:43Z", "offered": ["p4d.24xlarge"]}}}"#;
+        let table = SnapshotFile::parse(v1, "v1.json")
+            .unwrap()
+            .to_table(SourceKind::File);
+        assert!(table.regions["us-east-1"].offered.contains("p4d.24xlarge"));
+        assert!(table.regions["us-east-1"].zones.is_empty());
+        let text = r#"{"formatVersion": 3, "generatedAt": "", "source": "", "instanceTypes": {}, "regions": {}}"#;
         let err = SnapshotFile::parse(text, "f.json").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "f.json has format version 2; this build reads version 1"
+            "f.json has format version 3; this build reads versions 1 and 2"
         );
     }
 }

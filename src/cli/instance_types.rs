@@ -2,13 +2,17 @@
 //! an instance type at the terminal.
 
 use super::{TableArgs, one_shot_region, one_shot_table};
+use crate::capabilities::Load;
 use crate::core::capability::instance_family;
-use crate::core::{CapabilityTable, InstanceTypeInfo, Provenance};
-use anyhow::Result;
+use crate::core::{
+    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, ZoneNames,
+};
+use anyhow::{Result, bail};
 use clap::ValueEnum;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ListOutput {
@@ -24,6 +28,9 @@ pub struct InstanceTypesArgs {
     /// Only these families (`p5`, `c5n`), comma-separated.
     #[arg(long, env = "EFA_WEBHOOK_LIST_FAMILY", value_delimiter = ',')]
     pub family: Vec<String>,
+    /// Only the types this availability zone offers: a zone ID (`use1-az1`), or a zone name (`us-east-1a`) with `--capabilities ec2`, which reads this account's names.
+    #[arg(long, env = "EFA_WEBHOOK_LIST_ZONE")]
+    pub zone: Option<String>,
     /// Output format.
     #[arg(
         short = 'o',
@@ -40,15 +47,20 @@ pub struct InstanceTypesArgs {
 /// Prints the listing.
 pub async fn run(args: InstanceTypesArgs) -> Result<ExitCode> {
     let region = one_shot_region(&args.table.region).await;
-    let table = one_shot_table(&args.table.capabilities, [region.clone()], &region).await?;
+    let loads = [
+        Load::InstanceTypes(region.clone()),
+        Load::ZoneNames(region.clone()),
+    ];
+    let table = one_shot_table(&args.table.capabilities, loads, &region).await?;
     let listing = list(
         &table,
         &Query {
             region: &region,
             efa_only: args.efa,
             families: &args.family,
+            zone: args.zone.as_deref(),
         },
-    );
+    )?;
     match args.output {
         ListOutput::Table => print!("{}", listing.to_table()),
         ListOutput::Json => print!("{}", listing.to_json()),
@@ -62,6 +74,8 @@ pub struct Query<'a> {
     pub efa_only: bool,
     /// Families (`p5`, `c5n`) to keep; empty keeps all.
     pub families: &'a [String],
+    /// A zone (ID, or name where the account's names are known) whose types to keep.
+    pub zone: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,6 +89,9 @@ pub struct Row {
     pub network_performance: String,
     /// `None` when the table does not know the region.
     pub offered: Option<bool>,
+    /// The region's zones that offer it, by name where this account's names are known,
+    /// else by zone ID; `None` when the table has no zone data for the region.
+    pub zones: Option<Vec<String>>,
 }
 
 /// The listing: where the data is from, and the rows.
@@ -84,12 +101,25 @@ pub struct Listing {
     pub region: String,
     /// `embedded snapshot of 2026-…`, `EC2 of …`, or that the region is not in the table.
     pub source: String,
+    /// How many zones the region has, in the table's zone data.
+    pub zone_count: usize,
     pub instance_types: Vec<Row>,
 }
 
-/// The rows `query` asks for, by family, then size (vCPUs, memory), then name.
-pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
+/// The rows `query` asks for, by family, then size (vCPUs, memory), then name; an error
+/// when the zone asked for is not one the table knows in the region.
+pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Result<Listing> {
     let offerings = table.regions.get(query.region);
+    let names = table.zone_names(query.region);
+    let zone_id = match query.zone {
+        None => None,
+        Some(zone) => Some(zone_id(
+            zone,
+            query.region,
+            offerings.map(Arc::as_ref),
+            names,
+        )?),
+    };
     let wanted = |name: &str, info: &InstanceTypeInfo| {
         (!query.efa_only || info.efa_supported)
             && (query.families.is_empty()
@@ -97,6 +127,25 @@ pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
                     .families
                     .iter()
                     .any(|f| f.eq_ignore_ascii_case(instance_family(name))))
+            && zone_id.is_none_or(|zone| {
+                offerings
+                    .and_then(|o| o.zones.get(zone))
+                    .is_some_and(|offered| offered.contains(name))
+            })
+    };
+    let zones_of = |name: &str| {
+        let offerings = offerings.filter(|o| !o.zones.is_empty())?;
+        let mut zones: Vec<String> = offerings
+            .zones_offering(name)
+            .map(|id| {
+                names
+                    .and_then(|names| names.name_of(id))
+                    .unwrap_or(id)
+                    .to_owned()
+            })
+            .collect();
+        zones.sort_unstable();
+        Some(zones)
     };
     let mut rows: Vec<Row> = table
         .instance_types
@@ -110,6 +159,7 @@ pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
             memory_mib: info.memory_mib,
             network_performance: info.network_performance.clone(),
             offered: offerings.map(|o| o.offered.contains(name)),
+            zones: zones_of(name),
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -126,13 +176,33 @@ pub fn list(table: &CapabilityTable, query: &Query<'_>) -> Listing {
                 &b.instance_type,
             ))
     });
-    Listing {
+    Ok(Listing {
         region: query.region.to_owned(),
         source: offerings.map_or_else(
             || format!("region {} is not in the capability table", query.region),
             |o| describe(&o.provenance),
         ),
+        zone_count: offerings.map_or(0, |o| o.zones.len()),
         instance_types: rows,
+    })
+}
+
+/// The ID of `zone`, given as an ID or as a name this account's zone names know.
+fn zone_id<'a>(
+    zone: &'a str,
+    region: &str,
+    offerings: Option<&RegionOfferings>,
+    names: Option<&'a ZoneNames>,
+) -> Result<&'a str> {
+    if offerings.is_some_and(|o| o.zones.contains_key(zone)) {
+        return Ok(zone);
+    }
+    match names.and_then(|names| names.ids.get(zone)) {
+        Some(id) => Ok(id),
+        None if names.is_none() => bail!(
+            "zone {zone} is not a zone ID the capability table knows in {region}; zone names need this account's mapping: --capabilities ec2"
+        ),
+        None => bail!("zone {zone} is not a zone of {region}"),
     }
 }
 
@@ -154,8 +224,9 @@ impl Listing {
             "MEMORY",
             "NETWORK",
             &format!("OFFERED IN {}", self.region),
+            "ZONES",
         ];
-        let cells: Vec<[String; 7]> = self
+        let cells: Vec<[String; 8]> = self
             .instance_types
             .iter()
             .map(|row| {
@@ -167,6 +238,14 @@ impl Listing {
                     gib(row.memory_mib),
                     row.network_performance.clone(),
                     row.offered.map_or("unknown", yes_no).to_owned(),
+                    match &row.zones {
+                        None => "unknown".to_owned(),
+                        Some(zones) if zones.is_empty() => "-".to_owned(),
+                        Some(zones) if zones.len() == self.zone_count => {
+                            format!("all {}", self.zone_count)
+                        }
+                        Some(zones) => zones.join(","),
+                    },
                 ]
             })
             .collect();
@@ -215,7 +294,7 @@ fn gib(mib: u64) -> String {
 mod tests {
     use super::*;
     use crate::core::{RegionOfferings, SourceKind};
-    use std::collections::{HashMap, HashSet};
+    use std::collections::{BTreeMap, HashMap, HashSet};
 
     fn table() -> CapabilityTable {
         let info = |efa: bool, vcpus: u32, memory_mib: u64| InstanceTypeInfo {
@@ -247,6 +326,13 @@ mod tests {
                         "c5n.large".into(),
                         "m5.2xlarge".into(),
                     ]),
+                    zones: BTreeMap::from([
+                        (
+                            "use1-az1".into(),
+                            HashSet::from(["c5n.18xlarge".into(), "c5n.large".into()]),
+                        ),
+                        ("use1-az2".into(), HashSet::from(["c5n.large".into()])),
+                    ]),
                     provenance: Provenance {
                         source: SourceKind::Embedded,
                         fetched_at: "2026-11-25T00:00:00Z".into(),
@@ -273,8 +359,10 @@ mod tests {
                 region: "us-east-1",
                 efa_only: false,
                 families: &[],
+                zone: None,
             },
-        );
+        )
+        .unwrap();
         assert_eq!(
             names(&listing),
             [
@@ -297,8 +385,10 @@ mod tests {
                 region: "us-east-1",
                 efa_only: true,
                 families: &families,
+                zone: None,
             },
-        );
+        )
+        .unwrap();
         assert_eq!(names(&listing), ["c5n.9xlarge", "c5n.18xlarge"]);
     }
 
@@ -311,8 +401,10 @@ mod tests {
                 region: "us-east-1",
                 efa_only: true,
                 families: &families,
+                zone: None,
             },
         )
+        .unwrap()
         .to_table();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -332,7 +424,8 @@ mod tests {
                 "NETWORK",
                 "OFFERED",
                 "IN",
-                "us-east-1"
+                "us-east-1",
+                "ZONES"
             ]
         );
         assert_eq!(
@@ -348,7 +441,8 @@ mod tests {
                 "72",
                 "192 GiB",
                 "100 Gigabit",
-                "yes"
+                "yes",
+                "use1-az1"
             ]
         );
         let unknown = list(
@@ -357,8 +451,10 @@ mod tests {
                 region: "mars-north-1",
                 efa_only: false,
                 families: &[],
+                zone: None,
             },
-        );
+        )
+        .unwrap();
         assert!(unknown.to_table().starts_with("# 5 instance types; capability table: region mars-north-1 is not in the capability table"));
         assert!(
             unknown
@@ -368,5 +464,53 @@ mod tests {
                 .unwrap()
                 .ends_with("unknown")
         );
+    }
+
+    #[test]
+    fn filters_by_zone_id_or_by_this_accounts_zone_name() {
+        let query = |zone| Query {
+            region: "us-east-1",
+            efa_only: false,
+            families: &[],
+            zone: Some(zone),
+        };
+        let mut table = table();
+        assert_eq!(
+            names(&list(&table, &query("use1-az2")).unwrap()),
+            ["c5n.large"]
+        );
+        // A zone name needs the account's mapping.
+        let err = list(&table, &query("us-east-1b")).unwrap_err();
+        assert!(err.to_string().contains("--capabilities ec2"), "{err}");
+        table.zone_names.insert(
+            "us-east-1".into(),
+            Arc::new(ZoneNames {
+                ids: BTreeMap::from([
+                    ("us-east-1a".into(), "use1-az2".into()),
+                    ("us-east-1b".into(), "use1-az1".into()),
+                ]),
+                provenance: Provenance {
+                    source: SourceKind::Ec2,
+                    fetched_at: "2026-12-06T00:00:00Z".into(),
+                    stale_reason: None,
+                },
+            }),
+        );
+        let listing = list(&table, &query("us-east-1b")).unwrap();
+        assert_eq!(names(&listing), ["c5n.large", "c5n.18xlarge"]);
+        // With the mapping, zones are listed by name; all of them as "all".
+        assert_eq!(
+            listing.instance_types[1].zones,
+            Some(vec!["us-east-1b".to_owned()])
+        );
+        assert!(
+            listing
+                .to_table()
+                .lines()
+                .nth(2)
+                .unwrap()
+                .ends_with("all 2")
+        );
+        assert!(list(&table, &query("us-east-1z")).is_err());
     }
 }

@@ -8,7 +8,9 @@ pub mod instance_types;
 pub mod serve;
 pub mod snapshot;
 
-use crate::capabilities::{self, CapabilitySource, CapabilityStore, ec2, snapshot::SnapshotFile};
+use crate::capabilities::{
+    self, CapabilitySource, CapabilityStore, Load, ec2, snapshot::SnapshotFile,
+};
 use crate::core::{CapabilityTable, Policy, SourceKind, Spelling, UnknownInstanceType};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -142,10 +144,13 @@ pub async fn one_shot_region(args: &RegionArg) -> String {
     }
 }
 
-/// The table for a one-shot command; with `ec2`, `regions` are read once, now.
+/// The table for a one-shot command; with `ec2`, what `loads` name is read once, now.
+/// Instance types that cannot be read are an error; an account fact (zone names,
+/// placement groups, security groups) that cannot be read is said on stderr, and the
+/// checks that need it skip it.
 pub async fn one_shot_table(
     source: &CapabilitySource,
-    regions: impl IntoIterator<Item = String>,
+    loads: impl IntoIterator<Item = Load>,
     home_region: &str,
 ) -> Result<CapabilityTable> {
     Ok(match source {
@@ -154,10 +159,19 @@ pub async fn one_shot_table(
         CapabilitySource::Ec2 => {
             let sdk = ec2::sdk_config(home_region).await;
             let store = CapabilityStore::fixed(CapabilityTable::default());
-            for region in regions {
-                capabilities::refresh_region(&store, &sdk, &region, Duration::ZERO)
-                    .await
-                    .with_context(|| format!("reading {region} from EC2"))?;
+            for wanted in loads {
+                let loaded = capabilities::load(&store, &sdk, &wanted, Duration::ZERO).await;
+                match (loaded, &wanted) {
+                    (Ok(()), _) => {}
+                    (Err(err), Load::InstanceTypes(region)) => {
+                        return Err(err).with_context(|| format!("reading {region} from EC2"));
+                    }
+                    (Err(err), _) => eprintln!(
+                        "note: {} of {} not read from EC2, so not checked: {err}",
+                        wanted.kind().replace('_', " "),
+                        wanted.region()
+                    ),
+                }
             }
             CapabilityTable::clone(&store.current())
         }

@@ -141,7 +141,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         CapabilitySource::Ec2 => {
             let (store, requests) =
                 CapabilityStore::refreshed(capabilities::snapshot::embedded_table());
-            let store = Arc::new(store);
+            let store = Arc::new(store.with_metrics(metrics.clone()));
             let regions = if args.regions.is_empty() {
                 vec![region.clone()]
             } else {

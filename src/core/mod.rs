@@ -2,14 +2,18 @@
 //! lookup, return the patch, the field errors and the warnings. No I/O happens here.
 
 pub mod capability;
+mod efa;
 pub mod field_error;
+mod launch;
 pub mod object;
 mod rules;
 pub mod spelling;
 mod suggestions;
 
 pub use capability::{
-    CapabilityLookup, CapabilityTable, InstanceTypeInfo, Provenance, RegionOfferings, SourceKind,
+    CapabilityLookup, CapabilityTable, Found, InstanceTypeInfo, PlacementGroup, PlacementGroups,
+    Provenance, RegionOfferings, SecurityGroup, SecurityGroupRef, SecurityGroups, SourceKind,
+    ZoneNames,
 };
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};
 pub use object::TargetKind;

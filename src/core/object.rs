@@ -1,6 +1,7 @@
 //! Where the AWS provider config lives in each kind, and reading its fields without
 //! ever deserialising it into a typed struct.
 
+use super::capability::SecurityGroupRef;
 use super::field_error::{FieldError, FieldPath};
 use serde_json::Value;
 
@@ -105,6 +106,19 @@ pub struct ProviderConfig<'a> {
     pub network_interface_type: Option<&'a Value>,
     pub instance_type: Option<&'a Value>,
     pub region: Option<&'a Value>,
+    /// The availability zone's name, where the object gives it.
+    pub zone: Option<Field<'a>>,
+    pub placement_group: Option<&'a Value>,
+    /// Machine API only: the instance's security groups (for Cluster API, the cluster
+    /// adds its own, which the object does not show).
+    pub security_groups: Option<&'a Value>,
+}
+
+/// A field's value and where it is.
+#[derive(Debug, PartialEq)]
+pub struct Field<'a> {
+    pub path: FieldPath,
+    pub value: &'a Value,
 }
 
 impl ProviderConfig<'_> {
@@ -141,6 +155,9 @@ pub fn find_provider_config(
             network_interface_type: present(config, "networkInterfaceType"),
             instance_type: present(config, "instanceType"),
             region: None,
+            zone: cluster_api_zone(config, &path),
+            placement_group: present(config, "placementGroupName"),
+            security_groups: None,
             path,
         }));
     }
@@ -151,9 +168,15 @@ pub fn find_provider_config(
     if !is_aws {
         return Ok(None);
     }
-    let region = match present(config, "placement") {
-        None => None,
-        Some(placement) if placement.is_object() => present(placement, "region"),
+    let (region, zone) = match present(config, "placement") {
+        None => (None, None),
+        Some(placement) if placement.is_object() => (
+            present(placement, "region"),
+            present(placement, "availabilityZone").map(|value| Field {
+                path: path.child("placement").child("availabilityZone"),
+                value,
+            }),
+        ),
         Some(other) => {
             return Err(FieldError::invalid(
                 path.child("placement"),
@@ -166,8 +189,64 @@ pub fn find_provider_config(
         network_interface_type: present(config, "networkInterfaceType"),
         instance_type: present(config, "instanceType"),
         region,
+        zone,
+        placement_group: present(config, "placementGroupName"),
+        security_groups: present(config, "securityGroups"),
         path,
     }))
+}
+
+/// The zone of a Cluster API machine, where the object itself says it: `failureDomain`
+/// (older AWSMachines), else a subnet filter on the zone with one value.
+fn cluster_api_zone<'a>(spec: &'a Value, path: &FieldPath) -> Option<Field<'a>> {
+    if let Some(value) = present(spec, "failureDomain") {
+        return Some(Field {
+            path: path.child("failureDomain"),
+            value,
+        });
+    }
+    let filters = member(spec, &["subnet", "filters"])?.as_array()?;
+    filters.iter().find_map(|filter| {
+        let names_zone = matches!(
+            filter["name"].as_str(),
+            Some("availability-zone" | "availabilityZone")
+        );
+        match filter["values"].as_array()?.as_slice() {
+            [value] if names_zone => Some(Field {
+                path: path.child("subnet").child("filters"),
+                value,
+            }),
+            _ => None,
+        }
+    })
+}
+
+/// The security groups a provider config names, as the machine controller reads each
+/// entry: its `id` if it has one, else its `filters`. `None` when the list is not one
+/// the controller could read.
+pub fn security_group_refs(value: &Value) -> Option<Vec<SecurityGroupRef>> {
+    let mut refs = Vec::new();
+    for entry in value.as_array()? {
+        if let Some(id) = present(entry, "id") {
+            refs.push(SecurityGroupRef::Id(id.as_str()?.to_owned()));
+        } else if let Some(filters) = present(entry, "filters") {
+            let mut pairs = Vec::new();
+            for filter in filters.as_array()? {
+                let name = filter.get("name")?.as_str()?.to_owned();
+                let values = filter
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|value| value.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()?;
+                pairs.push((name, values));
+            }
+            refs.push(SecurityGroupRef::Filters(pairs));
+        }
+    }
+    Some(refs)
 }
 
 /// A present, non-null member of an object.

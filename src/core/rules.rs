@@ -1,17 +1,18 @@
-//! The rules of both endpoints.
+//! The rules of both endpoints: which objects are decided on, `/mutate`'s defaulting
+//! and normalising, and `/validate`: the enum, then the EFA checks (`efa`) and the
+//! launch checks (`launch`), with the skip annotation and ratcheting applied to what
+//! they find.
 
 use super::capability::CapabilityLookup;
 use super::field_error::{FieldError, FieldPath, display_value, quote};
-use super::object::{self, ProviderConfig, TargetKind, find_provider_config, optional_string};
-use super::spelling::{InterfaceType, Reading, Spelling};
-use super::{
-    Decision, Operation, Policy, Request, SKIP_CAPABILITY_CHECK_ANNOTATION, UnknownInstanceType,
+use super::object::{
+    self, Field, ProviderConfig, TargetKind, find_provider_config, optional_string,
 };
+use super::spelling::{InterfaceType, Reading, Spelling};
+use super::{Decision, Operation, Policy, Request, SKIP_CAPABILITY_CHECK_ANNOTATION};
+use super::{efa, launch};
 use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde_json::Value;
-
-/// How many EFA-capable alternatives a denial offers.
-const MAX_ALTERNATIVES: usize = 5;
 
 const NETWORK_INTERFACE_TYPE: &str = "networkInterfaceType";
 const INSTANCE_TYPE: &str = "instanceType";
@@ -195,6 +196,8 @@ fn unchanged_by_update(req: &Request<'_>, subject: &Subject<'_>) -> bool {
             interface_key(&old, spelling) == interface_key(new, spelling)
                 && old.instance_type == new.instance_type
                 && old.region == new.region
+                && old.zone.map(|zone| zone.value) == new.zone.as_ref().map(|zone| zone.value)
+                && old.placement_group == new.placement_group
         })
 }
 
@@ -242,44 +245,73 @@ fn validate_config(
     let region = optional_string(config.region, region_path)
         .map_err(|e| decision.errors.push(e))
         .ok();
-
-    if interface != Some(InterfaceType::Efa) {
-        return;
-    }
-    if let Some(marker) = object::control_plane_marker(subject.object, subject.kind) {
+    let efa = interface == Some(InterfaceType::Efa);
+    if efa && let Some(marker) = object::control_plane_marker(subject.object, subject.kind) {
         decision.warnings.push(format!(
             "EFA on a control-plane machine ({marker}) is not supported: use it on worker machines only"
         ));
     }
-    let region = region.map(|region| {
-        region.unwrap_or_else(|| default_region(subject, req, policy, &mut decision.warnings))
-    });
     // A malformed instance type or region is already an error; nothing more to check.
     let (Some(instance_type), Some(region)) = (instance_type, region) else {
         return;
     };
-    let efa = spelling.canonical(InterfaceType::Efa);
-    let Some(instance_type) = instance_type else {
-        decision.warnings.push(format!(
-            "{} is not set while networkInterfaceType is {efa}: EFA support cannot be checked until an instance type is chosen",
-            instance_path()
-        ));
+    let Some(region) =
+        region.or_else(|| launch_region(subject, req, policy, efa, &mut decision.warnings))
+    else {
         return;
     };
-    let skip = skip_capability_check(subject.object, &mut decision.warnings);
-    let errors_before = decision.errors.len();
-    let accepted = check_efa_instance_type(
-        instance_type,
-        region,
-        &instance_path,
-        policy,
-        capabilities,
-        &mut decision.errors,
-        &mut decision.warnings,
-    );
-    if skip && decision.errors.len() > errors_before {
+    if efa && instance_type.is_none() {
+        decision.warnings.push(format!(
+            "{} is not set while networkInterfaceType is {}: EFA support cannot be checked until an instance type is chosen",
+            instance_path(),
+            spelling.canonical(InterfaceType::Efa)
+        ));
+    }
+    let checked_from = decision.errors.len();
+    if let (true, Some(instance_type)) = (efa, instance_type) {
+        efa::check_instance_type(
+            instance_type,
+            region,
+            &instance_path,
+            policy,
+            capabilities,
+            &mut decision.errors,
+            &mut decision.warnings,
+        );
+    }
+    if let (Some(instance_type), Some(zone)) = (instance_type, &config.zone) {
+        let type_denied = decision.errors.len() > checked_from;
+        launch::check_zone(
+            instance_type,
+            region,
+            zone,
+            type_denied,
+            capabilities,
+            &mut decision.errors,
+            &mut decision.warnings,
+        );
+    }
+    if let Some(value) = config.placement_group {
+        let group = Field {
+            path: config.field_path("placementGroupName"),
+            value,
+        };
+        launch::check_placement_group(
+            &group,
+            region,
+            efa,
+            capabilities,
+            &mut decision.errors,
+            &mut decision.warnings,
+        );
+    }
+    // The skip annotation is read where it could matter: for an EFA machine, or when a
+    // check against EC2 data denied.
+    let skip = (efa && instance_type.is_some() || decision.errors.len() > checked_from)
+        && skip_capability_check(subject.object, &mut decision.warnings);
+    if skip && decision.errors.len() > checked_from {
         decision.capability_check_skipped = true;
-        let skipped: Vec<FieldError> = decision.errors.drain(errors_before..).collect();
+        let skipped: Vec<FieldError> = decision.errors.drain(checked_from..).collect();
         decision.warnings.extend(skipped.iter().map(|error| {
             format!(
                 "{} (allowed: annotation {SKIP_CAPABILITY_CHECK_ANNOTATION} is \"true\")",
@@ -287,27 +319,39 @@ fn validate_config(
             )
         }));
     }
-    if accepted || decision.capability_check_skipped {
-        decision.warnings.push(format!(
-            "EFA on {} needs a security group that allows all traffic between its members, and the EFA device plugin (libfabric) on the nodes to be of use",
-            quote(instance_type)
-        ));
+    // Advice is for a machine that will launch.
+    if let (true, Some(instance_type)) = (efa, instance_type)
+        && decision.errors.len() == checked_from
+    {
+        let security_groups = config.security_groups.and_then(object::security_group_refs);
+        efa::advise(
+            instance_type,
+            region,
+            security_groups.as_deref(),
+            capabilities,
+            &mut decision.warnings,
+        );
     }
 }
 
-/// The region of an object that names none: for Cluster API its AWSCluster's, when
-/// known; else the webhook's own, said in a warning where it is a guess.
-fn default_region<'a>(
+/// The region a machine that names none launches in: for Cluster API its AWSCluster's,
+/// when known; else, for the Machine API, the webhook's own. An EFA check goes on in
+/// the webhook's region with a warning; the other checks skip a region that is a guess.
+fn launch_region<'a>(
     subject: &Subject<'_>,
     req: &Request<'a>,
     policy: &'a Policy,
+    efa: bool,
     warnings: &mut Vec<String>,
-) -> &'a str {
+) -> Option<&'a str> {
     if !subject.kind.is_cluster_api() {
-        return &policy.default_region;
+        return Some(&policy.default_region);
     }
     if let Some(region) = req.cluster_region {
-        return region;
+        return Some(region);
+    }
+    if !efa {
+        return None;
     }
     let cluster = match object::cluster_name(subject.object) {
         Some(name) => format!(
@@ -323,7 +367,7 @@ fn default_region<'a>(
         "{cluster}: EFA support was checked in {}, the default region",
         policy.default_region
     ));
-    &policy.default_region
+    Some(&policy.default_region)
 }
 
 /// Whether the object asks for capability denials to be warnings; a value other than
@@ -338,93 +382,6 @@ fn skip_capability_check(object: &Value, warnings: &mut Vec<String>) -> bool {
                 quote(&display_value(other))
             ));
             false
-        }
-    }
-}
-
-/// Checks an EFA instance type against the table; returns whether it is accepted.
-fn check_efa_instance_type(
-    instance_type: &str,
-    region: &str,
-    instance_path: &dyn Fn() -> FieldPath,
-    policy: &Policy,
-    capabilities: &dyn CapabilityLookup,
-    errors: &mut Vec<FieldError>,
-    warnings: &mut Vec<String>,
-) -> bool {
-    let info = capabilities.instance_type(instance_type);
-    let Some(offerings) = capabilities.region(region) else {
-        let mut warning = format!(
-            "region {} is not in the capability table: EFA support of {} was not checked",
-            quote(region),
-            quote(instance_type)
-        );
-        if info.is_some_and(|t| !t.efa_supported) {
-            warning.push_str(" (it supports EFA in no region the table knows)");
-        }
-        warnings.push(warning);
-        return true;
-    };
-    if let Some(stale) = &offerings.provenance.stale_reason {
-        warnings.push(format!(
-            "capability data for {region} is from the {}: {stale}",
-            offerings.provenance
-        ));
-    }
-    // Only a denial quotes the value back.
-    let value = || Value::from(instance_type);
-    match info {
-        Some(info) if !info.efa_supported => {
-            let alternatives = capabilities.efa_index().alternatives(
-                region,
-                instance_type,
-                info.vcpus,
-                MAX_ALTERNATIVES,
-            );
-            let hint = if alternatives.is_empty() {
-                format!("no EFA-capable type is offered in {region}")
-            } else {
-                format!(
-                    "EFA-capable types offered in {region}, closest first: {}",
-                    alternatives.join(", ")
-                )
-            };
-            errors.push(
-                FieldError::invalid(
-                    instance_path(),
-                    &value(),
-                    format!("EFA interfaces are not supported on {instance_type} in {region}"),
-                )
-                .with_hint(Some(hint)),
-            );
-            false
-        }
-        Some(_) if offerings.offered.contains(instance_type) => true,
-        known => {
-            let detail = if known.is_some() {
-                format!(
-                    "is not offered in {region} according to the capability table ({})",
-                    offerings.provenance
-                )
-            } else {
-                format!(
-                    "is not an instance type the capability table ({}) knows in {region}",
-                    offerings.provenance
-                )
-            };
-            match policy.unknown_instance_type {
-                UnknownInstanceType::Deny => {
-                    errors.push(FieldError::invalid(instance_path(), &value(), detail));
-                    false
-                }
-                UnknownInstanceType::Warn => {
-                    warnings.push(format!(
-                        "instance type {} {detail}: its EFA support could not be checked",
-                        quote(instance_type)
-                    ));
-                    true
-                }
-            }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::capability::{InstanceTypeInfo, RegionOfferings, instance_family};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The EFA-capable types, sorted by name, and per region the places of those it offers:
 /// built with the table, so that a ranking looks nothing up per candidate.
@@ -42,7 +43,7 @@ fn name_parts(name: &str) -> [&str; 3] {
 impl EfaIndex {
     pub fn new(
         instance_types: &HashMap<String, InstanceTypeInfo>,
-        regions: &HashMap<String, RegionOfferings>,
+        regions: &HashMap<String, Arc<RegionOfferings>>,
     ) -> Self {
         let mut efa: Vec<(&String, u32)> = instance_types
             .iter()
@@ -98,6 +99,14 @@ impl EfaIndex {
         wanted_vcpus: u32,
         limit: usize,
     ) -> Vec<&str> {
+        self.rank(region, wanted, wanted_vcpus, limit)
+            .into_iter()
+            .map(|place| self.types[place].name.as_str())
+            .collect()
+    }
+
+    /// [`EfaIndex::alternatives`], ranked afresh: places in `types`.
+    fn rank(&self, region: &str, wanted: &str, wanted_vcpus: u32, limit: usize) -> Vec<usize> {
         let Some(offered) = self.offered.get(region) else {
             return Vec::new();
         };
@@ -136,10 +145,7 @@ impl EfaIndex {
             closest.insert(at, (candidate, place));
             closest.truncate(limit);
         }
-        closest
-            .into_iter()
-            .map(|(_, place)| self.types[place].name.as_str())
-            .collect()
+        closest.into_iter().map(|(_, place)| place).collect()
     }
 }
 
@@ -203,13 +209,16 @@ mod tests {
             ("c5n.18xlarge", info(true, 72)),
             ("m7i.48xlarge", info(true, 192)),
         ];
-        let offered = |names: &[&str]| RegionOfferings {
-            offered: names.iter().map(|name| name.to_string()).collect(),
-            provenance: Provenance {
-                source: SourceKind::Embedded,
-                fetched_at: String::new(),
-                stale_reason: None,
-            },
+        let offered = |names: &[&str]| {
+            Arc::new(RegionOfferings {
+                offered: names.iter().map(|name| name.to_string()).collect(),
+                zones: Default::default(),
+                provenance: Provenance {
+                    source: SourceKind::Embedded,
+                    fetched_at: String::new(),
+                    stale_reason: None,
+                },
+            })
         };
         let index = EfaIndex::new(
             &types.into_iter().map(|(n, i)| (n.to_owned(), i)).collect(),

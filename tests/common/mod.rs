@@ -12,6 +12,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -287,4 +288,62 @@ pub fn warnings(response: &Value) -> String {
                 .join("\n")
         })
         .unwrap_or_default()
+}
+
+pub const HEALTHY: u8 = 0;
+pub const ANSWER_500: u8 = 1;
+pub const SLOW: u8 = 2;
+
+/// A loopback stand-in for EC2 that forwards to moto while healthy and misbehaves on
+/// demand; aborting its task kills it.
+pub async fn switchable_endpoint(mode: Arc<AtomicU8>) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let (mode, client) = (mode.clone(), client.clone());
+        async move {
+            match mode.load(Ordering::SeqCst) {
+                ANSWER_500 => {
+                    return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "<Response><Errors><Error><Code>InternalError</Code></Error></Errors></Response>".to_owned());
+                }
+                SLOW => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+                _ => {}
+            }
+            let mut request = client.request(method, format!("{}{uri}", moto_endpoint())).body(body);
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    request = request.header(name, value);
+                }
+            }
+            let response = request.send().await.unwrap();
+            let status = axum::http::StatusCode::from_u16(response.status().as_u16()).unwrap();
+            (status, response.text().await.unwrap())
+        }
+    });
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, task)
+}
+
+/// Makes placement group `name` in `region` on moto (the wrapper's stand-in), once: the
+/// tests share one moto, so a group another test made is as good.
+pub async fn ensure_placement_group(region: &str, name: &str, strategy: &str) {
+    let sdk = sdk_config_for(&moto_endpoint()).await;
+    let client = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&sdk)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .build(),
+    );
+    let made = client
+        .create_placement_group()
+        .group_name(name)
+        .strategy(aws_sdk_ec2::types::PlacementStrategy::from(strategy))
+        .send()
+        .await;
+    if let Err(err) = made {
+        let code = aws_sdk_ec2::error::ProvideErrorMetadata::code(&err);
+        assert_eq!(code, Some("InvalidPlacementGroup.Duplicate"), "{err:?}");
+    }
 }

@@ -52,7 +52,10 @@ DOMAIN = "machine-efa-webhook.io"
 SERVICE_DNS = f"{SERVICE}.{NAMESPACE}.svc"
 WEBHOOK_PORT = 9443
 METRICS_PORT = 8080
-EC2_ACTIONS = {"ec2:DescribeInstanceTypes", "ec2:DescribeInstanceTypeOfferings"}
+# Read-only, and exactly what the capability source calls.
+EC2_ACTIONS = {"ec2:DescribeInstanceTypes", "ec2:DescribeInstanceTypeOfferings",
+               "ec2:DescribeAvailabilityZones", "ec2:DescribePlacementGroups",
+               "ec2:DescribeSecurityGroups"}
 PATHS = {"MutatingWebhookConfiguration": "/mutate", "ValidatingWebhookConfiguration": "/validate"}
 # The one rule of base/webhooks.yaml (and the dev overlay).
 MACHINE_API_RULE = {

@@ -3,7 +3,10 @@
 
 Run: python3 tests/moto/check_paged_moto.py
 Starts paged_moto.py on a free port, checks paging, filters, limits, the offerings of
-hpc6a.48xlarge, the stats endpoint and a clean SIGTERM exit, then prints some figures.
+hpc6a.48xlarge (by region) and p4d.24xlarge (by zone name and zone ID), security groups
+with self-referencing rules listed across pages, the placement-group stand-in (over
+boto3 and as raw XML), the stats endpoint and a clean SIGTERM exit, then prints some
+figures (the us-east-1 zone name -> ID map among them).
 """
 
 import concurrent.futures
@@ -14,7 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
 
 import boto3
 from botocore.config import Config
@@ -98,20 +104,51 @@ def type_names(pages_):
     return [t["InstanceType"] for p in pages_ for t in p["InstanceTypes"]]
 
 
-def expect_error(code, call, **kwargs):
+def expect_error(code, call, status=400, **kwargs):
     try:
         call(**kwargs)
     except ClientError as e:
         got = e.response["Error"]["Code"]
         assert got == code, f"expected {code}, got {got}: {e}"
-        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-        return
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == status
+        return e.response["Error"]["Message"]
     raise AssertionError(f"expected {code} error")
 
 
+def raw_post(base, params, region="us-east-1"):
+    """POST a form as the SDKs do, without an SDK in the way: (HTTP status, XML root)."""
+    auth = (f"AWS4-HMAC-SHA256 Credential=testing/20261205/{region}/ec2/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+    req = urllib.request.Request(
+        f"{base}/", data=urlencode(dict(params, Version="2016-11-15")).encode(),
+        headers={"Authorization": auth,
+                 "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, ET.fromstring(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, ET.fromstring(e.read())
+
+
+COUNTED = {"DescribeInstanceTypes", "DescribeInstanceTypeOfferings", "DescribeSecurityGroups",
+           "CreatePlacementGroup", "DescribePlacementGroups", "DeletePlacementGroup"}
+
+
+def zeroes(**counts):
+    return dict(dict.fromkeys(COUNTED, 0), **counts)
+
+
 def run_checks(base):
+    figures = check_instance_types(base)
+    figures.update(check_zone_offerings(base))
+    figures.update(check_security_groups(base))
+    figures.update(check_placement_groups(base))  # last: it ends with moto's reset
+    return figures
+
+
+def check_instance_types(base):
     client = ec2(base)
-    assert stats(base) == {"DescribeInstanceTypes": 0, "DescribeInstanceTypeOfferings": 0}
+    assert stats(base) == zeroes()
 
     # Without MaxResults everything comes in one page, as with plain moto.
     t0 = time.monotonic()
@@ -167,8 +204,7 @@ def run_checks(base):
                    for p in ps for o in p["InstanceTypeOfferings"])
     assert "hpc6a.48xlarge" in offered["us-east-2"]
     assert "hpc6a.48xlarge" not in offered["us-east-1"]
-    assert stats(base) == {"DescribeInstanceTypes": 0,
-                           "DescribeInstanceTypeOfferings": offering_pages}
+    assert stats(base) == zeroes(DescribeInstanceTypeOfferings=offering_pages)
 
     # Several clients at once.
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -187,6 +223,267 @@ def run_checks(base):
             f"{len(offered['us-east-1'])} / {len(offered['us-east-2'])}",
         f"DescribeRegions ({len(regions)})": " ".join(regions),
     }
+
+
+def offerings(pages_):
+    return [o for p in pages_ for o in p["InstanceTypeOfferings"]]
+
+
+def check_zone_offerings(base):
+    """Offerings by zone name and zone ID, paged, against DescribeAvailabilityZones."""
+    client = ec2(base)
+    zones = client.describe_availability_zones()["AvailabilityZones"]
+    zone_id = {z["ZoneName"]: z["ZoneId"] for z in zones}
+    assert sorted(zone_id) == [f"us-east-1{c}" for c in "abcdef"], zone_id
+    assert len(set(zone_id.values())) == len(zone_id)
+
+    stats(base, reset=True)
+    served = 0
+    got = {}
+    for kind in ("availability-zone", "availability-zone-id"):
+        # Whole listing at 1000 a page: the same items, in the same order, as unpaged.
+        whole = client.describe_instance_type_offerings(LocationType=kind)
+        assert "NextToken" not in whole
+        ps = pages(client, "describe_instance_type_offerings", 1000, LocationType=kind)
+        assert len(ps) > 1
+        served += 1 + len(ps)
+        assert offerings(ps) == whole["InstanceTypeOfferings"]
+        assert all(o["LocationType"] == kind for o in offerings(ps))
+        got[kind] = {(o["InstanceType"], o["Location"]) for o in offerings(ps)}
+        # p4d.24xlarge, 5 a page, so even one type's zones take more than one page.
+        ps = pages(client, "describe_instance_type_offerings", 5, LocationType=kind,
+                   Filters=[{"Name": "instance-type", "Values": ["p4d.24xlarge"]}])
+        served += len(ps)
+        got[f"p4d {kind}"] = sorted(o["Location"] for o in offerings(ps))
+        # Filters location=...: one zone, by its name or its ID.
+        where = "us-east-1a" if kind == "availability-zone" else zone_id["us-east-1a"]
+        ps = pages(client, "describe_instance_type_offerings", 100, LocationType=kind,
+                   Filters=[{"Name": "location", "Values": [where]}])
+        assert len(ps) > 1
+        served += len(ps)
+        assert all(o["Location"] == where for o in offerings(ps))
+        assert {o["InstanceType"] for o in offerings(ps)} == {
+            t for t, z in got[kind] if z == where}
+    assert stats(base) == zeroes(DescribeInstanceTypeOfferings=served)
+
+    assert got["p4d availability-zone"] == [f"us-east-1{c}" for c in "abcd"], got
+    assert got["p4d availability-zone-id"] == sorted(
+        zone_id[z] for z in got["p4d availability-zone"]), (got, zone_id)
+    # moto keeps two tables, by zone name and by zone ID; where they disagree (through
+    # its own name -> ID map) is shown, not asserted: it is moto's data, not the wrapper.
+    by_name = {(t, zone_id[z]) for t, z in got["availability-zone"]}
+    disagree = sorted({t for t, _ in by_name ^ got["availability-zone-id"]})
+    return {
+        "us-east-1 zone name -> ID": " ".join(f"{n}={i}" for n, i in sorted(zone_id.items())),
+        "p4d.24xlarge us-east-1 zones by name / by ID":
+            f"{' '.join(got['p4d availability-zone'])} / "
+            f"{' '.join(got['p4d availability-zone-id'])}",
+        "us-east-1 offerings by zone name / by zone ID":
+            f"{len(got['availability-zone'])} / {len(got['availability-zone-id'])}",
+        "us-east-1 types whose zone-name and zone-ID offerings disagree in moto's data":
+            f"{len(disagree)}" + (f" (e.g. {' '.join(disagree[:6])})" if disagree else ""),
+    }
+
+
+def has_self_rule(permissions, group_id):
+    return any(p["IpProtocol"] == "-1"
+               and any(pair.get("GroupId") == group_id for pair in p["UserIdGroupPairs"])
+               for p in permissions)
+
+
+def check_security_groups(base):
+    """EFA-style groups (all traffic to and from itself) listed across pages."""
+    client = ec2(base)
+    vpc = client.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    made = []
+    for i in range(12):
+        gid = client.create_security_group(
+            GroupName=f"efa-{i:02}", Description="EFA self-referencing", VpcId=vpc)["GroupId"]
+        to_itself = [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": gid}]}]
+        client.authorize_security_group_ingress(GroupId=gid, IpPermissions=to_itself)
+        client.authorize_security_group_egress(GroupId=gid, IpPermissions=to_itself)
+        made.append(gid)
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc]}]
+    whole = client.describe_security_groups(Filters=in_vpc)
+    assert "NextToken" not in whole
+    assert len(whole["SecurityGroups"]) == 13, len(whole["SecurityGroups"])  # + the default
+
+    stats(base, reset=True)
+    ps = pages(client, "describe_security_groups", 5, Filters=in_vpc)
+    assert [len(p["SecurityGroups"]) for p in ps] == [5, 5, 3]
+    listed = [g for p in ps for g in p["SecurityGroups"]]
+    assert listed == whole["SecurityGroups"], "paged listing differs from the unpaged one"
+    by_id = {g["GroupId"]: g for g in listed}
+    assert set(made) < set(by_id)
+    for gid in made:
+        g = by_id[gid]
+        assert g["VpcId"] == vpc
+        assert has_self_rule(g["IpPermissions"], gid), g
+        assert has_self_rule(g["IpPermissionsEgress"], gid), g
+    assert stats(base) == zeroes(DescribeSecurityGroups=3)
+
+    # Every group of the region (the default VPC's too), paged: same as unpaged.
+    everything = client.describe_security_groups()["SecurityGroups"]
+    all_pages = pages(client, "describe_security_groups", 5)
+    assert [g for p in all_pages for g in p["SecurityGroups"]] == everything
+    assert len(all_pages) == -(-len(everything) // 5)
+
+    # By ID: fine without MaxResults; EC2 refuses MaxResults beside GroupIds.
+    one = client.describe_security_groups(GroupIds=[made[3]])["SecurityGroups"]
+    assert [g["GroupId"] for g in one] == [made[3]]
+    assert has_self_rule(one[0]["IpPermissions"], made[3])
+    expect_error("InvalidParameterCombination", client.describe_security_groups,
+                 GroupIds=[made[3]], MaxResults=5)
+    expect_error("InvalidParameterValue", client.describe_security_groups, MaxResults=1001)
+    lax = boto3.client("ec2", region_name="us-east-1", endpoint_url=base,
+                       config=Config(parameter_validation=False))
+    expect_error("InvalidParameterValue", lax.describe_security_groups, MaxResults=4)
+    expect_error("InvalidPaginationToken", client.describe_security_groups,
+                 MaxResults=5, NextToken=ps[0]["NextToken"])  # that token needs the filter
+    # moto's own errors come through the paging untouched.
+    expect_error("InvalidGroup.NotFound", client.describe_security_groups,
+                 GroupIds=["sg-0123456789abcdef0"])
+    return {"security groups in the EFA VPC / in us-east-1 (pages at 5)":
+            f"{len(listed)} ({len(ps)}) / {len(everything)} ({len(all_pages)})"}
+
+
+def pg_names(client, **kwargs):
+    return [g["GroupName"] for g in client.describe_placement_groups(**kwargs)["PlacementGroups"]]
+
+
+def check_placement_groups(base):
+    """The placement-group stand-in: create, describe (filters, errors), delete, regions."""
+    east1, east2 = ec2(base), ec2(base, "us-east-2")
+    stats(base, reset=True)
+    assert pg_names(east1) == []
+    tags = [{"ResourceType": "placement-group", "Tags": [{"Key": "team", "Value": "ml"}]}]
+    made = east1.create_placement_group(GroupName="efa-cluster", Strategy="cluster",
+                                        TagSpecifications=tags)["PlacementGroup"]
+    assert made["GroupName"] == "efa-cluster" and made["Strategy"] == "cluster"
+    assert made["State"] == "available" and made["GroupId"].startswith("pg-")
+    assert made["GroupArn"] == "arn:aws:ec2:us-east-1:123456789012:placement-group/efa-cluster"
+    assert made["Tags"] == [{"Key": "team", "Value": "ml"}]
+    assert "PartitionCount" not in made
+    east1.create_placement_group(GroupName="efa-spread", Strategy="spread")
+    east1.create_placement_group(GroupName="efa-partition", Strategy="partition",
+                                 PartitionCount=3)
+    east1.create_placement_group(GroupName="other-partition", Strategy="partition")
+    east1.create_placement_group(GroupName="other-cluster", Strategy="cluster")
+
+    every = east1.describe_placement_groups()["PlacementGroups"]
+    assert [g["GroupName"] for g in every] == [
+        "efa-cluster", "efa-spread", "efa-partition", "other-partition", "other-cluster"]
+    got = {g["GroupName"]: g for g in every}
+    assert got["efa-cluster"] == made
+    assert got["efa-partition"]["PartitionCount"] == 3
+    assert got["other-partition"]["PartitionCount"] == 2  # EC2's default
+    assert got["efa-spread"]["SpreadLevel"] == "rack" and "PartitionCount" not in got["efa-spread"]
+    assert len({g["GroupId"] for g in every}) == 5
+
+    # Names, IDs, filters (AND between filters, OR between values, * and ? wildcards).
+    assert pg_names(east1, GroupNames=["other-cluster", "efa-spread"]) == [
+        "efa-spread", "other-cluster"]
+    assert pg_names(east1, GroupIds=[got["efa-partition"]["GroupId"]]) == ["efa-partition"]
+    cluster = [{"Name": "strategy", "Values": ["cluster"]}]
+    assert pg_names(east1, Filters=cluster) == ["efa-cluster", "other-cluster"]
+    assert pg_names(east1, Filters=cluster + [
+        {"Name": "group-name", "Values": ["efa-*"]}]) == ["efa-cluster"]
+    assert pg_names(east1, Filters=[{"Name": "strategy", "Values": ["spread", "partition"]}]) \
+        == ["efa-spread", "efa-partition", "other-partition"]
+    assert pg_names(east1, Filters=[{"Name": "group-name", "Values": ["?fa-spread"]}]) \
+        == ["efa-spread"]
+    assert len(pg_names(east1, Filters=[{"Name": "state", "Values": ["available"]}])) == 5
+    assert pg_names(east1, Filters=[{"Name": "state", "Values": ["pending"]}]) == []
+    assert pg_names(east1, Filters=[{"Name": "tag:team", "Values": ["ml"]}]) == ["efa-cluster"]
+    assert pg_names(east1, Filters=[{"Name": "tag-key", "Values": ["team"]}]) == ["efa-cluster"]
+    assert pg_names(east1, Filters=[{"Name": "group-arn", "Values": [made["GroupArn"]]}]) \
+        == ["efa-cluster"]
+    assert pg_names(east1, Filters=[{"Name": "spread-level", "Values": ["rack"]}]) \
+        == ["efa-spread"]
+    assert pg_names(east1, GroupNames=["efa-cluster", "efa-spread"], Filters=cluster) \
+        == ["efa-cluster"]
+
+    # EC2's errors.
+    msg = expect_error("InvalidPlacementGroup.Duplicate", east1.create_placement_group,
+                       GroupName="efa-cluster", Strategy="cluster")
+    assert "efa-cluster" in msg
+    expect_error("InvalidPlacementGroup.Duplicate", east1.create_placement_group,
+                 GroupName="efa-cluster", Strategy="spread")
+    expect_error("InvalidParameterValue", east1.create_placement_group,
+                 GroupName="bad", Strategy="bunched")
+    expect_error("InvalidParameterValue", east1.create_placement_group,
+                 GroupName="bad", Strategy="partition", PartitionCount=8)
+    expect_error("InvalidParameterCombination", east1.create_placement_group,
+                 GroupName="bad", Strategy="cluster", PartitionCount=2)
+    expect_error("DryRunOperation", east1.create_placement_group, status=412,
+                 GroupName="dry", Strategy="cluster", DryRun=True)
+    msg = expect_error("InvalidPlacementGroup.Unknown", east1.describe_placement_groups,
+                       GroupNames=["nope"])
+    assert "nope" in msg
+    expect_error("InvalidPlacementGroup.Unknown", east1.describe_placement_groups,
+                 GroupNames=["efa-cluster", "nope"])
+    expect_error("InvalidPlacementGroup.Unknown", east1.describe_placement_groups,
+                 GroupIds=["pg-0123456789abcdef0"])
+    expect_error("InvalidPlacementGroupId.Malformed", east1.describe_placement_groups,
+                 GroupIds=["sg-0123456789abcdef0"])
+    expect_error("InvalidParameterValue", east1.describe_placement_groups,
+                 Filters=[{"Name": "colour", "Values": ["red"]}])
+    expect_error("InvalidPlacementGroup.Unknown", east1.delete_placement_group,
+                 GroupName="nope")
+    assert pg_names(east1, GroupNames=["efa-cluster"]) == ["efa-cluster"]  # none of it stuck
+
+    # Per region: us-east-2 has none of them, and may reuse a name.
+    assert pg_names(east2) == []
+    expect_error("InvalidPlacementGroup.Unknown", east2.describe_placement_groups,
+                 GroupNames=["efa-cluster"])
+    there = east2.create_placement_group(GroupName="efa-cluster",
+                                         Strategy="cluster")["PlacementGroup"]
+    assert there["GroupArn"] == "arn:aws:ec2:us-east-2:123456789012:placement-group/efa-cluster"
+    assert there["GroupId"] != made["GroupId"]
+
+    # Delete.
+    east1.delete_placement_group(GroupName="other-partition")
+    expect_error("InvalidPlacementGroup.Unknown", east1.describe_placement_groups,
+                 GroupNames=["other-partition"])
+    assert len(pg_names(east1)) == 4 and pg_names(east2) == ["efa-cluster"]
+
+    # The XML itself, as the Rust SDK reads it.
+    ns = "{http://ec2.amazonaws.com/doc/2016-11-15/}"
+    status, root = raw_post(base, {"Action": "DescribePlacementGroups",
+                                   "GroupName.1": "efa-partition"})
+    assert status == 200 and root.tag == f"{ns}DescribePlacementGroupsResponse"
+    assert root.findtext(f"{ns}requestId")
+    items = root.findall(f"{ns}placementGroupSet/{ns}item")
+    assert len(items) == 1
+    fields = {e.tag[len(ns):]: e.text for e in items[0]}
+    assert fields == {"groupName": "efa-partition", "state": "available",
+                      "strategy": "partition", "groupId": got["efa-partition"]["GroupId"],
+                      "groupArn": got["efa-partition"]["GroupArn"], "partitionCount": "3",
+                      "tagSet": None}, fields
+    status, root = raw_post(base, {"Action": "CreatePlacementGroup", "GroupName": "raw",
+                                   "Strategy": "cluster"}, region="eu-west-1")
+    assert status == 200 and root.tag == f"{ns}CreatePlacementGroupResponse"
+    assert root.findtext(f"{ns}return") == "true"
+    assert root.findtext(f"{ns}placementGroup/{ns}groupArn") == \
+        "arn:aws:ec2:eu-west-1:123456789012:placement-group/raw"
+    # EC2's DescribePlacementGroups does not page: MaxResults/NextToken are unknown to it.
+    for extra in ({"MaxResults": "5"}, {"NextToken": "x"}):
+        status, root = raw_post(base, dict(extra, Action="DescribePlacementGroups"))
+        assert status == 400 and root.tag == "Response", ET.tostring(root)
+        assert root.findtext("Errors/Error/Code") == "UnknownParameter"
+        assert root.findtext("RequestID")
+    status, root = raw_post(base, {"Action": "DescribePlacementGroups", "GroupName.1": "x"})
+    assert status == 400 and root.findtext("Errors/Error/Code") == "InvalidPlacementGroup.Unknown"
+
+    served = stats(base)
+    assert served["CreatePlacementGroup"] == 7 and served["DeletePlacementGroup"] == 1, served
+
+    # moto's reset forgets the placement groups as well.
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/moto-api/reset",
+                                                       method="POST")) as r:
+        assert r.status == 200
+    assert pg_names(east1) == [] and pg_names(east2) == []
+    return {"placement groups made in us-east-1 / us-east-2 / eu-west-1": "5 / 1 / 1"}
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 //! (and AWSClusters) found in them.
 
 use super::yaml::{self, Document, ReadError};
+use crate::capabilities::{Load, loads_for};
 use crate::core::object::CLUSTER_API_AWS_GROUP;
 use crate::core::{self, TargetKind};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// How `-` is named in reports.
@@ -157,21 +157,33 @@ pub(super) fn target_kind(object: &Value) -> Option<TargetKind> {
     TargetKind::from_gvk(group, version, object.get("kind")?.as_str()?)
 }
 
-/// Regions the objects name (`placement.region`), for loading just those from EC2.
-pub fn regions_named(parsed: &[Parsed]) -> BTreeSet<String> {
-    let mut regions = BTreeSet::new();
+/// What `--capabilities ec2` reads for the input: for every region an object names (or
+/// `default_region`, for those that name none), its instance types, zone names and
+/// placement groups; and each security-group reference an object names there.
+pub fn ec2_loads(parsed: &[Parsed], default_region: &str) -> Vec<Load> {
+    let mut loads = Vec::new();
+    let mut add = |load: Load| {
+        if !loads.contains(&load) {
+            loads.push(load);
+        }
+    };
     for documents in parsed.iter().filter_map(|p| p.documents.as_ref().ok()) {
         for found in objects(documents) {
-            if let Some(kind) = target_kind(found.value)
-                && let Ok(Some(config)) = core::object::find_provider_config(found.value, kind)
-                && let Some(region) = config.region.and_then(Value::as_str)
-            {
-                regions.insert(region.to_owned());
+            if let Some(kind) = target_kind(found.value) {
+                loads_for(found.value, kind, default_region)
+                    .into_iter()
+                    .for_each(&mut add);
             }
         }
     }
-    regions.extend(cluster_regions(parsed).into_iter().map(|c| c.region));
-    regions
+    let regions = std::iter::once(default_region.to_owned())
+        .chain(cluster_regions(parsed).into_iter().map(|c| c.region));
+    for region in regions {
+        add(Load::InstanceTypes(region.clone()));
+        add(Load::ZoneNames(region.clone()));
+        add(Load::PlacementGroups(region));
+    }
+    loads
 }
 
 /// An AWSCluster in the input: Cluster API objects of its cluster take its region.

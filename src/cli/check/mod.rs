@@ -60,9 +60,8 @@ pub async fn run(args: CheckArgs) -> Result<ExitCode> {
     let region = one_shot_region(&args.table.region).await;
     let (sources, unreadable) = inputs::read_inputs(&args.files);
     let parsed = inputs::parse(sources);
-    let mut regions = inputs::regions_named(&parsed);
-    regions.insert(region.clone());
-    let table = match one_shot_table(&args.table.capabilities, regions, &region).await {
+    let loads = inputs::ec2_loads(&parsed, &region);
+    let table = match one_shot_table(&args.table.capabilities, loads, &region).await {
         Ok(table) => table,
         Err(err) => {
             eprintln!("error: the capability table: {}", error_chain(&err));

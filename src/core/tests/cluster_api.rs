@@ -107,7 +107,7 @@ fn cluster_api_validate_table() {
         ("an unknown AWSCluster region falls back to the default, said", json!({"networkInterfaceType": "efa", "instanceType": "hpc6a.48xlarge"}), None,
             Expect { errors: &[], warnings: &[
                 r#"the region of cluster "capi-prod" (its AWSCluster's spec.region) is not known: EFA support was checked in us-east-1, the default region"#,
-                r#"instance type "hpc6a.48xlarge" is not offered in us-east-1"#] }),
+                r#"instance type "hpc6a.48xlarge" supports EFA but is not offered in us-east-1"#] }),
         ("EFA accepted", json!({"networkInterfaceType": "efa", "instanceType": "c5n.18xlarge"}), Some("us-east-1"),
             Expect { errors: &[], warnings: &[r#"EFA on "c5n.18xlarge" needs a security group"#] }),
         ("EFA without instance type warns", json!({"networkInterfaceType": "efa", "instanceType": null}), Some("us-east-1"),

@@ -3,12 +3,13 @@
 //! builders they share.
 
 mod cluster_api;
+mod launch;
 mod mutate;
 mod validate;
 
 use super::*;
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 fn provenance() -> Provenance {
     Provenance {
@@ -47,6 +48,7 @@ fn table() -> CapabilityTable {
         .map(|(name, efa, vcpus)| (name.to_string(), instance(*efa, *vcpus)))
         .collect();
     let region = |exclude: &[&str]| RegionOfferings {
+        zones: BTreeMap::new(),
         offered: types
             .iter()
             .map(|t| t.0.to_string())

@@ -31,7 +31,7 @@ fn validate_table() {
         ("proposal spelling accepts efa", Spelling::Proposal, json!({"networkInterfaceType": "efa", "instanceType": "c5n.18xlarge"}),
             Expect { errors: &[], warnings: &[r#"EFA on "c5n.18xlarge" needs a security group"#] }),
         ("region decides: hpc6a not offered in us-east-1", Spelling::OpenShift, json!({"networkInterfaceType": "EFA", "instanceType": "hpc6a.48xlarge"}),
-            Expect { errors: &[], warnings: &[r#"instance type "hpc6a.48xlarge" is not offered in us-east-1 according to the capability table (embedded snapshot of 2026-11-25T00:00:00Z): its EFA support could not be checked"#] }),
+            Expect { errors: &[], warnings: &[r#"instance type "hpc6a.48xlarge" supports EFA but is not offered in us-east-1 according to the capability table (embedded snapshot of 2026-11-25T00:00:00Z), so RunInstances would fail there; offered in: us-east-2"#] }),
         ("region decides: hpc6a offered in us-east-2", Spelling::OpenShift,
             json!({"networkInterfaceType": "EFA", "instanceType": "hpc6a.48xlarge", "placement": {"region": "us-east-2", "availabilityZone": "us-east-2a"}}),
             Expect { errors: &[], warnings: &[r#"EFA on "hpc6a.48xlarge" needs a security group"#] }),
@@ -100,7 +100,7 @@ fn unknown_instance_types_can_be_denied() {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
             [format!(
-                "{}.instanceType: Invalid value: \"hpc6a.48xlarge\": is not offered in us-east-1 according to the capability table (embedded snapshot of 2026-11-25T00:00:00Z)",
+                "{}.instanceType: Invalid value: \"hpc6a.48xlarge\": is not offered in us-east-1 according to the capability table (embedded snapshot of 2026-11-25T00:00:00Z), so RunInstances would fail there; offered in: us-east-2",
                 prefix(kind)
             )]
         );
@@ -148,9 +148,7 @@ fn control_plane_machines_get_a_warning() {
 #[test]
 fn stale_data_is_said_in_a_warning() {
     let mut caps = table();
-    caps.regions
-        .get_mut("us-east-1")
-        .unwrap()
+    std::sync::Arc::make_mut(caps.regions.get_mut("us-east-1").unwrap())
         .provenance
         .stale_reason = Some("live EC2 data unavailable: connection refused".into());
     let kind = TargetKind::MachineSet;
