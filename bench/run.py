@@ -99,7 +99,7 @@ class Server:
         self.log.close()
 
 
-def start_webhook(cert_dir: Path) -> Server:
+def start_webhook(cert_dir: Path, extra_args: tuple[str, ...] = ()) -> Server:
     port, metrics = free_port(), free_port()
     argv = [str(BIN), "serve", "--listen", f"127.0.0.1:{port}", "--metrics-listen",
             f"127.0.0.1:{metrics}", "--tls-cert", str(cert_dir / "tls.crt"),
@@ -107,7 +107,7 @@ def start_webhook(cert_dir: Path) -> Server:
             # As the Deployment runs it: one JSON log line per review.
             "--log-format", "json",
             # No load balancer to drain from: stop at once.
-            "--shutdown-delay", "0s"]
+            "--shutdown-delay", "0s", *extra_args]
     return Server("webhook", argv, port, metrics)
 
 

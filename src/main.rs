@@ -18,6 +18,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Snapshot(args) => runtime.block_on(cli::snapshot::run(args)),
         Command::Certs(args) => cli::certs::run(args),
         Command::Check(args) => runtime.block_on(cli::check::run(args)),
+        Command::Audit(args) => runtime.block_on(cli::audit::run(*args)),
         Command::InstanceTypes(args) => runtime.block_on(cli::instance_types::run(args)),
     }
 }

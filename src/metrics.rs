@@ -2,13 +2,15 @@
 //! Every label value is from a fixed set: nothing a client sends becomes a label.
 
 use crate::admission::{Endpoint, Outcome};
-use crate::core::{CapabilityTable, Operation, TargetKind};
+use crate::audit::Audit;
+use crate::core::{CapabilityTable, FieldError, Operation, TargetKind};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -70,6 +72,14 @@ pub struct RefreshLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuditLabels {
+    /// One of [`TargetKind::as_str`].
+    pub kind: &'static str,
+    /// One of [`crate::core::FieldError::RULES`].
+    pub rule: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LookupLabels {
     /// As for [`RefreshLabels`].
     pub kind: &'static str,
@@ -109,6 +119,10 @@ pub struct Metrics {
     pub tls_reloads: Family<ReloadLabels, Counter>,
     /// When the certificate being served expires (seconds since the epoch).
     pub tls_expiry: Gauge,
+    /// Findings of the last background audit that read the kind.
+    pub audit_findings: Family<AuditLabels, Gauge>,
+    /// When the last complete background audit finished (seconds since the epoch).
+    pub audit_last_run: Gauge,
 }
 
 fn register<M: prometheus_client::registry::Metric + Clone>(
@@ -186,6 +200,18 @@ impl Default for Metrics {
             "When the serving certificate expires (its notAfter), in seconds since the epoch",
             Gauge::default(),
         );
+        let audit_findings = register(
+            &mut r,
+            "audit_findings",
+            "Findings in the cluster (fields a CREATE would be denied for), by kind and rule, from the last background audit that read the kind (serve --audit-interval)",
+            Family::default(),
+        );
+        let audit_last_run = register(
+            &mut r,
+            "audit_last_run_timestamp_seconds",
+            "When the last complete background audit finished, in seconds since the epoch",
+            Gauge::default(),
+        );
         Metrics {
             registry: r,
             admissions,
@@ -198,6 +224,8 @@ impl Default for Metrics {
             capability_check_skips,
             tls_reloads,
             tls_expiry,
+            audit_findings,
+            audit_last_run,
         }
     }
 }
@@ -225,6 +253,38 @@ impl Metrics {
                 decision: outcome.as_str(),
             })
             .inc();
+    }
+
+    /// Sets the audit gauges from `audit`: every kind and rule, zero included, for each
+    /// kind it read; the timestamp when it read them all.
+    pub fn observe_audit(&self, audit: &Audit, finished: std::time::SystemTime) {
+        let mut counts: HashMap<AuditLabels, i64> = HashMap::new();
+        for (object, error) in audit.kept_findings() {
+            *counts
+                .entry(AuditLabels {
+                    kind: object.kind.as_str(),
+                    rule: error.rule(),
+                })
+                .or_default() += 1;
+        }
+        for kind in TargetKind::ALL
+            .into_iter()
+            .filter(|k| audit.kind_was_read(*k))
+        {
+            for rule in FieldError::RULES {
+                let labels = AuditLabels {
+                    kind: kind.as_str(),
+                    rule,
+                };
+                let count = counts.get(&labels).copied().unwrap_or_default();
+                self.audit_findings.get_or_create(&labels).set(count);
+            }
+        }
+        if audit.is_complete()
+            && let Ok(since) = finished.duration_since(std::time::UNIX_EPOCH)
+        {
+            self.audit_last_run.set(since.as_secs() as i64);
+        }
     }
 
     pub fn record_reload(&self, result: ReloadResult) {

@@ -4,21 +4,13 @@
 mod common;
 
 use base64::Engine;
-use common::fixture_path;
+use common::{fixture_path, free_port};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_machine-efa-webhook");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn make_certs(dir: &Path) -> String {
     let output = Command::new(BIN)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{moto_endpoint, policy, sdk_config_for};
+use common::{moto_client, moto_endpoint, policy, sdk_config_for, security_group};
 use machine_efa_webhook::capabilities::snapshot::{self, SnapshotFile};
 use machine_efa_webhook::capabilities::{
     CapabilityStore, RefreshSettings, ec2, refresh_region, spawn_refresher,
@@ -270,15 +270,6 @@ async fn the_snapshot_command_round_trips() {
 }
 
 /// A client of `region` on moto, for setting up what the tests read.
-async fn moto_client(region: &str) -> aws_sdk_ec2::Client {
-    let sdk = sdk_config_for(&moto_endpoint()).await;
-    aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&sdk)
-            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
-            .build(),
-    )
-}
-
 #[tokio::test]
 async fn zone_offerings_and_this_accounts_zone_names_are_read_across_pages() {
     let sdk = sdk_config_for(&moto_endpoint()).await;
@@ -340,54 +331,6 @@ async fn placement_groups_are_read_from_the_stand_in() {
             .unwrap()
             .contains_key("ec2-test-cluster")
     );
-}
-
-/// Makes a security group named `name` (also its Name tag) in `region`'s default VPC,
-/// with the EFA rules asked for: all traffic from itself in, to itself out.
-async fn security_group(region: &str, name: &str, inbound: bool, outbound: bool) -> String {
-    use aws_sdk_ec2::types::{IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
-    let client = moto_client(region).await;
-    let id = client
-        .create_security_group()
-        .group_name(name)
-        .description("machine-efa-webhook test")
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(Tag::builder().key("Name").value(name).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_owned();
-    let itself = || {
-        IpPermission::builder()
-            .ip_protocol("-1")
-            .user_id_group_pairs(UserIdGroupPair::builder().group_id(&id).build())
-            .build()
-    };
-    if inbound {
-        client
-            .authorize_security_group_ingress()
-            .group_id(&id)
-            .ip_permissions(itself())
-            .send()
-            .await
-            .unwrap();
-    }
-    if outbound {
-        client
-            .authorize_security_group_egress()
-            .group_id(&id)
-            .ip_permissions(itself())
-            .send()
-            .await
-            .unwrap();
-    }
-    id
 }
 
 #[tokio::test]

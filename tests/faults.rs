@@ -6,7 +6,7 @@
 mod common;
 
 use common::{
-    ANSWER_500, HEALTHY, SLOW, TestServer, ensure_placement_group, fixture, policy,
+    ANSWER_500, HEALTHY, SLOW, TestServer, ensure_placement_group, eventually, fixture, policy,
     sdk_config_with_timeout, switchable_endpoint,
 };
 use machine_efa_webhook::capabilities::{
@@ -29,17 +29,6 @@ async fn validate(server: &TestServer, name: &str) -> Value {
         .unwrap();
     let text = response.text().await.unwrap();
     serde_json::from_str::<Value>(&text).unwrap()["response"].clone()
-}
-
-async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !done().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Loads us-east-1 through the endpoint, breaks it with `fault`, and checks what a

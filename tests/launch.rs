@@ -7,8 +7,8 @@
 mod common;
 
 use common::{
-    SLOW, TestServer, embedded_store, ensure_placement_group, fixture, moto_endpoint, policy,
-    sdk_config_for, sdk_config_with_timeout, switchable_endpoint, warnings,
+    SLOW, TestServer, embedded_store, ensure_placement_group, eventually, fixture, moto_endpoint,
+    policy, sdk_config_with_timeout, security_group, switchable_endpoint, warnings,
 };
 use machine_efa_webhook::admission::Webhook;
 use machine_efa_webhook::capabilities::{
@@ -50,19 +50,8 @@ async fn live_server(endpoint: &str) -> (TestServer, Arc<CapabilityStore>) {
     (server, store)
 }
 
-async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !done().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn us_east_1_loaded(store: &CapabilityStore) {
-    until("us-east-1 from EC2", async || {
+    eventually("us-east-1 from EC2", async || {
         let table: Arc<CapabilityTable> = store.current();
         table.regions["us-east-1"].provenance.source == SourceKind::Ec2
             && table.zone_names.contains_key("us-east-1")
@@ -155,7 +144,7 @@ async fn a_placement_group_that_does_not_exist_is_denied_and_one_made_since_is_f
     );
     // Made now, it is found once the list is read again, which the miss asked for.
     ensure_placement_group("us-east-1", group, "spread").await;
-    until("the new group", async || {
+    eventually("the new group", async || {
         validate(&server, &review).await.0["allowed"] == true
     })
     .await;
@@ -169,37 +158,10 @@ async fn a_placement_group_that_does_not_exist_is_denied_and_one_made_since_is_f
     server.stop().await;
 }
 
-/// Makes security group `name` in us-east-1 on moto, without the EFA rules.
-async fn security_group_without_the_efa_rule(name: &str) -> String {
-    let sdk = sdk_config_for(&moto_endpoint()).await;
-    let client = aws_sdk_ec2::Client::new(&sdk);
-    client
-        .create_security_group()
-        .group_name(name)
-        .description("machine-efa-webhook launch test")
-        .tag_specifications(
-            aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
-                .tags(
-                    aws_sdk_ec2::types::Tag::builder()
-                        .key("Name")
-                        .value(name)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_security_group_without_the_efa_rule_is_named_once_it_is_resolved() {
     let name = "launch-test-worker-sg";
-    let id = security_group_without_the_efa_rule(name).await;
+    let id = security_group("us-east-1", name, false, false).await;
     ensure_placement_group("us-east-1", "prod-7x2kq-efa-p4d-cluster", "cluster").await;
     let (server, store) = live_server(&moto_endpoint()).await;
     us_east_1_loaded(&store).await;
@@ -219,7 +181,7 @@ async fn a_security_group_without_the_efa_rule_is_named_once_it_is_resolved() {
     let precise = format!(
         "EFA traffic between these machines will be dropped: security group {id} ({name}) has no inbound rule allowing all traffic from itself and no outbound rule allowing all traffic to itself"
     );
-    until("the group resolved", async || {
+    eventually("the group resolved", async || {
         warnings(&validate(&server, &review).await.0).contains(&precise)
     })
     .await;

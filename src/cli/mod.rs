@@ -2,6 +2,7 @@
 //! source and the default region, the rules' flags, logging). `main.rs` parses and
 //! dispatches; everything a command does starts in its `run`.
 
+pub mod audit;
 pub mod certs;
 pub mod check;
 pub mod instance_types;
@@ -37,6 +38,8 @@ pub enum Command {
     Certs(certs::CertsArgs),
     /// Check manifests as the webhook would on CREATE (exit 0 clean, 1 denied, 2 unreadable).
     Check(check::CheckArgs),
+    /// Audit the Machines, MachineSets, AWSMachines and AWSMachineTemplates in the cluster as a CREATE would be judged (exit 0 clean, 1 findings, 2 cannot read).
+    Audit(Box<audit::AuditArgs>),
     /// List the instance-type capability table.
     InstanceTypes(instance_types::InstanceTypesArgs),
 }
@@ -116,12 +119,16 @@ pub enum LogFormat {
 
 /// Logs go to stderr through tracing-appender's writer thread, so that a stalled stderr
 /// drops lines instead of stalling an admission; the guard flushes what is left at exit.
-pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// `default_level` applies unless `RUST_LOG` says otherwise.
+pub fn init_logging(
+    format: LogFormat,
+    default_level: &str,
+) -> tracing_appender::non_blocking::WorkerGuard {
     // Buffered: the writer thread flushes whenever it has written all it was given.
     let stderr = std::io::BufWriter::new(std::io::stderr());
     let (writer, guard) = tracing_appender::non_blocking(stderr);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -4,6 +4,7 @@
 
 use super::{LogFormat, RuleArgs, TableArgs, init_logging};
 use crate::admission::Webhook;
+use crate::audit;
 use crate::capabilities::{
     self, CapabilitySource, CapabilityStore, RefreshSettings, ec2, snapshot::SnapshotFile,
 };
@@ -61,6 +62,9 @@ pub struct ServeArgs {
     pub cluster_api_regions: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Audit the Machines, MachineSets, AWSMachines and AWSMachineTemplates in the cluster this often, in the background, read-only (needs get and list on them) [default: off].
+    #[arg(long, env = "EFA_WEBHOOK_AUDIT_INTERVAL", value_parser = audit_interval)]
+    pub audit_interval: Option<Duration>,
     /// After SIGTERM: how long to keep accepting, not ready, while endpoints stop routing here.
     #[arg(long, env = "EFA_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_delay: Duration,
@@ -92,6 +96,11 @@ fn refresh_interval(text: &str) -> Result<Duration, String> {
     )
 }
 
+/// Between one second and a day: each run lists every machine, so minutes suit a cluster.
+fn audit_interval(text: &str) -> Result<Duration, String> {
+    bounded_duration(text, Duration::from_secs(1), Duration::from_secs(24 * 3600))
+}
+
 /// Between one second and ten minutes: zero would spin, longer would leave an expired
 /// certificate in use.
 fn tls_reload_interval(text: &str) -> Result<Duration, String> {
@@ -118,7 +127,7 @@ fn bounded_duration(text: &str, min: Duration, max: Duration) -> Result<Duration
 
 /// Serves until SIGTERM or Ctrl-C, then drains.
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
-    let _flush_logs_at_exit = init_logging(args.log_format);
+    let _flush_logs_at_exit = init_logging(args.log_format, "info");
     let region = own_region(&args).await;
     let policy = args.rules.policy(region.clone());
     let cert = Arc::new(
@@ -167,6 +176,20 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
+    if let Some(interval) = args.audit_interval {
+        let kube_config = kube::Config::infer()
+            .await
+            .context("--audit-interval needs a kube client configuration")?;
+        tracing::info!(interval = %humantime::format_duration(interval), "auditing the cluster in the background");
+        audit::background::spawn(
+            kube_config,
+            policy.clone(),
+            audit::AuditTable::of(store.clone()),
+            interval,
+            metrics.clone(),
+        )
+        .context("starting the audit thread")?;
+    }
     let mut webhook = Webhook::new(policy, store);
     if args.cluster_api_regions {
         let client = cluster::client()

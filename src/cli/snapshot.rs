@@ -32,7 +32,7 @@ pub struct SnapshotArgs {
 
 /// Reads every region asked for from EC2, then writes the file whole.
 pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
-    let _flush_logs_at_exit = init_logging(LogFormat::Text);
+    let _flush_logs_at_exit = init_logging(LogFormat::Text, "info");
     let home = one_shot_region(&args.region).await;
     let sdk = ec2::sdk_config(&home).await;
     let regions = if args.regions == ["all"] {

@@ -118,6 +118,26 @@ impl FieldError {
         self
     }
 
+    /// Which rule found the error, from the field it names: a label for metrics and
+    /// reports, one of [`FieldError::RULES`].
+    pub fn rule(&self) -> &'static str {
+        match self.path.segments().last().copied() {
+            Some("networkInterfaceType") => "network-interface-type",
+            Some("instanceType") => "efa-instance-type",
+            Some("availabilityZone" | "failureDomain" | "filters") => "zone-offering",
+            Some("placementGroupName") => "placement-group",
+            _ => "malformed",
+        }
+    }
+
+    pub const RULES: [&'static str; 5] = [
+        "network-interface-type",
+        "efa-instance-type",
+        "zone-offering",
+        "placement-group",
+        "malformed",
+    ];
+
     /// The `reason` of a `StatusCause`, as the API server spells it.
     pub fn cause_reason(&self) -> &'static str {
         match self.kind {

@@ -17,7 +17,7 @@ pub use capability::{
 };
 pub use field_error::{FieldError, FieldErrorKind, FieldPath};
 pub use object::TargetKind;
-pub use rules::{mutate, validate};
+pub use rules::{check_as_create, mutate, validate};
 pub use spelling::{InterfaceType, Spelling};
 pub use suggestions::EfaIndex;
 
@@ -88,6 +88,22 @@ pub struct Request<'a> {
     pub old_object: Option<&'a Value>,
     /// Cluster API only: the region of the owning AWSCluster, when it is known.
     pub cluster_region: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// A CREATE of `object`, for objects judged outside an admission (`check`, `audit`).
+    pub fn create(kind: TargetKind, object: &'a Value, cluster_region: Option<&'a str>) -> Self {
+        let (group, version, kind) = kind.gvk();
+        Request {
+            group,
+            version,
+            kind,
+            operation: Operation::Create,
+            object: Some(object),
+            old_object: None,
+            cluster_region,
+        }
+    }
 }
 
 /// The outcome. A denial is data: `errors` is non-empty.

@@ -164,6 +164,48 @@ pub fn validate(
     decision.bound_warnings()
 }
 
+/// What the API server's two calls make of a CREATE of `req.object`: `/mutate`, then
+/// `/validate` on the mutated object. For objects judged outside an admission (`check`,
+/// `audit`): one that only lacks a default or spells an alias is no finding.
+pub fn check_as_create(
+    req: &Request<'_>,
+    policy: &Policy,
+    capabilities: &dyn CapabilityLookup,
+) -> Decision {
+    let mutated = mutate(req, policy);
+    // A denial by the mutating hook ends the request there, as in the API server.
+    if !mutated.allowed() {
+        return mutated;
+    }
+    let patched = match req.object {
+        Some(object) if !mutated.patch.0.is_empty() => {
+            let mut after = object.clone();
+            json_patch::patch(&mut after, &mutated.patch)
+                .expect("the core's patch applies to its object");
+            Some(after)
+        }
+        _ => None,
+    };
+    let validated = validate(
+        &Request {
+            object: patched.as_ref().or(req.object),
+            ..*req
+        },
+        policy,
+        capabilities,
+    );
+    Decision {
+        patch: mutated.patch,
+        errors: validated.errors,
+        warnings: mutated
+            .warnings
+            .into_iter()
+            .chain(validated.warnings)
+            .collect(),
+        capability_check_skipped: validated.capability_check_skipped,
+    }
+}
+
 /// What ratcheting compares: the interface by meaning (the mutating hook may have
 /// rewritten an alias stored before), everything else as given.
 #[derive(PartialEq)]

@@ -347,3 +347,90 @@ pub async fn ensure_placement_group(region: &str, name: &str, strategy: &str) {
         assert_eq!(code, Some("InvalidPlacementGroup.Duplicate"), "{err:?}");
     }
 }
+
+/// An EC2 client on moto for `region`.
+pub async fn moto_client(region: &str) -> aws_sdk_ec2::Client {
+    let sdk = sdk_config_for(&moto_endpoint()).await;
+    aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&sdk)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
+/// Makes a security group named `name` (also its Name tag) in `region`'s default VPC,
+/// with the EFA rules asked for: all traffic from itself in, to itself out.
+pub async fn security_group(region: &str, name: &str, inbound: bool, outbound: bool) -> String {
+    use aws_sdk_ec2::types::{IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+    let client = moto_client(region).await;
+    let id = client
+        .create_security_group()
+        .group_name(name)
+        .description("machine-efa-webhook test")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(Tag::builder().key("Name").value(name).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_owned();
+    let itself = || {
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(&id).build())
+            .build()
+    };
+    if inbound {
+        client
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(itself())
+            .send()
+            .await
+            .unwrap();
+    }
+    if outbound {
+        client
+            .authorize_security_group_egress()
+            .group_id(&id)
+            .ip_permissions(itself())
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// Waits, up to a minute, until `done` holds.
+pub async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    eventually_some(what, async || done().await.then_some(())).await
+}
+
+/// Waits, up to a minute, until `done` gives a value, and returns it.
+pub async fn eventually_some<T>(what: &str, mut done: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = done().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within a minute: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A loopback port free right now, for a server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

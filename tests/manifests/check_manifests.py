@@ -76,6 +76,22 @@ CAPI_ENV = "EFA_WEBHOOK_CLUSTER_API_REGIONS"
 # The ClusterRole rules each API-reading feature needs, and nothing more.
 INFRASTRUCTURE_RBAC = [{"apiGroups": ["config.openshift.io"], "resources": ["infrastructures"], "resourceNames": ["cluster"], "verbs": ["get"]}]
 AWSCLUSTER_RBAC = [{"apiGroups": [CAPI_GROUP], "resources": ["awsclusters"], "verbs": ["get", "list"]}]
+# components/audit (in the cert-manager and openshift overlays): the webhook lists
+# the four kinds it judges, every 10 minutes.
+AUDIT_ENV = "EFA_WEBHOOK_AUDIT_INTERVAL"
+AUDIT_INTERVAL = "10m"
+AUDIT_RBAC = [
+    {"apiGroups": ["machine.openshift.io"], "resources": ["machines", "machinesets"], "verbs": ["get", "list"]},
+    {"apiGroups": [CAPI_GROUP], "resources": ["awsmachines", "awsmachinetemplates"], "verbs": ["get", "list"]},
+]
+# components/audit-cronjob: its own account writes PolicyReports and reads what it judges.
+AUDIT_JOB = "machine-efa-webhook-audit"
+AUDIT_JOB_RBAC = [
+    {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"], "verbs": ["list", "create", "update", "delete"]},
+    {"apiGroups": ["machine.openshift.io"], "resources": ["machines", "machinesets"], "verbs": ["get", "list"]},
+    {"apiGroups": [CAPI_GROUP], "resources": ["awsmachines", "awsmachinetemplates", "awsclusters"], "verbs": ["get", "list"]},
+]
+AUDIT_JOB_COMMAND = ["/usr/local/bin/machine-efa-webhook", "audit", "--report"]
 READ_VERBS = {"get", "list", "watch"}
 IMAGE = "ghcr.io/machine-efa-webhook/machine-efa-webhook:0.1.0"
 # Besides the newest schemas kubernetes-validate ships, validate against an older
@@ -277,6 +293,9 @@ def prepare(tmp: Path) -> dict[str, Path]:
 
     # components/cluster-api on OpenShift too (overlays/cluster-api has it on cert-manager).
     with_component("openshift", "cluster-api")
+    # The PolicyReport CronJob on either overlay.
+    with_component("openshift", "audit-cronjob")
+    with_component("cert-manager", "audit-cronjob")
     # fail-closed on each kustomization built on base.
     for name in ("base", "openshift", "cert-manager", "cluster-api"):
         with_component(name, "fail-closed")
@@ -415,6 +434,30 @@ def _check_dev_client(hook: dict, path: str) -> None:
 # -------------------------------------------------------------- deployment
 
 
+def assert_pod_security(spec: dict) -> None:
+    """The restricted Pod Security Standard, and room for OpenShift's restricted-v2."""
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not spec.get(key), f"{key} is set"
+    psc = spec.get("securityContext") or {}
+    for key in ("runAsUser", "runAsGroup", "fsGroup"):
+        assert key not in psc, f"pod securityContext.{key} is fixed; restricted-v2 must be free to assign it"
+    assert not any(v.get("hostPath") for v in spec.get("volumes") or []), "hostPath volume"
+    for c in (spec.get("initContainers") or []) + spec["containers"]:
+        csc = c.get("securityContext") or {}
+        cn = c["name"]
+        assert csc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, f"{cn}: runAsNonRoot not true"
+        assert "runAsUser" not in csc, f"{cn}: runAsUser is fixed"
+        assert csc.get("allowPrivilegeEscalation") is False, f"{cn}: allowPrivilegeEscalation not false"
+        assert csc.get("readOnlyRootFilesystem") is True, f"{cn}: readOnlyRootFilesystem not true"
+        assert not csc.get("privileged"), f"{cn}: privileged"
+        caps = csc.get("capabilities") or {}
+        assert "ALL" in (caps.get("drop") or []), f"{cn}: capabilities.drop lacks ALL"
+        assert not caps.get("add"), f"{cn}: capabilities.add {caps.get('add')}"
+        seccomp = (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+        assert seccomp == "RuntimeDefault", f"{cn}: seccompProfile {seccomp}"
+        assert not any(p.get("hostPort") for p in c.get("ports") or []), f"{cn}: hostPort"
+
+
 def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bool) -> None:
     p = f"{name}: Deployment"
     get = lambda: one(objs, "Deployment", APP)  # noqa: E731
@@ -441,27 +484,7 @@ def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bo
         assert selector_matches(np["spec"]["podSelector"], labels), "NetworkPolicy podSelector misses the pods"
 
     def pod_security() -> None:
-        spec = pod_spec(get())
-        for key in ("hostNetwork", "hostPID", "hostIPC"):
-            assert not spec.get(key), f"{key} is set"
-        psc = spec.get("securityContext") or {}
-        for key in ("runAsUser", "runAsGroup", "fsGroup"):
-            assert key not in psc, f"pod securityContext.{key} is fixed; restricted-v2 must be free to assign it"
-        assert not any(v.get("hostPath") for v in spec.get("volumes") or []), "hostPath volume"
-        for c in (spec.get("initContainers") or []) + spec["containers"]:
-            csc = c.get("securityContext") or {}
-            cn = c["name"]
-            assert csc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, f"{cn}: runAsNonRoot not true"
-            assert "runAsUser" not in csc, f"{cn}: runAsUser is fixed"
-            assert csc.get("allowPrivilegeEscalation") is False, f"{cn}: allowPrivilegeEscalation not false"
-            assert csc.get("readOnlyRootFilesystem") is True, f"{cn}: readOnlyRootFilesystem not true"
-            assert not csc.get("privileged"), f"{cn}: privileged"
-            caps = csc.get("capabilities") or {}
-            assert "ALL" in (caps.get("drop") or []), f"{cn}: capabilities.drop lacks ALL"
-            assert not caps.get("add"), f"{cn}: capabilities.add {caps.get('add')}"
-            seccomp = (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
-            assert seccomp == "RuntimeDefault", f"{cn}: seccompProfile {seccomp}"
-            assert not any(p.get("hostPort") for p in c.get("ports") or []), f"{cn}: hostPort"
+        assert_pod_security(pod_spec(get()))
 
     def probes() -> None:
         c = webhook_container(get())
@@ -558,10 +581,15 @@ def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bo
             assert env.get(CAPI_ENV) == "true", f"{CAPI_ENV} {env.get(CAPI_ENV)!r}, want 'true'"
         else:
             assert CAPI_ENV not in env, f"{CAPI_ENV} set without components/cluster-api"
+        audited = variant in ("openshift", "cert-manager")
+        if audited:
+            assert env.get(AUDIT_ENV) == AUDIT_INTERVAL, f"{AUDIT_ENV} {env.get(AUDIT_ENV)!r}, want {AUDIT_INTERVAL!r}"
+        else:
+            assert AUDIT_ENV not in env, f"{AUDIT_ENV} set without components/audit"
         # Only the features that read the API get a token: the Infrastructure
-        # object (openshift) and AWSClusters (cluster-api).
+        # object (openshift), AWSClusters (cluster-api), the audited kinds (audit).
         token = pod_spec(d).get("automountServiceAccountToken")
-        want = variant == "openshift" or cluster_api
+        want = audited or cluster_api
         assert token is want, f"automountServiceAccountToken {token}, want {want}"
         assert pod_spec(d).get("serviceAccountName") == SERVICE_ACCOUNT, "serviceAccountName"
         one(objs, "ServiceAccount", SERVICE_ACCOUNT)
@@ -589,13 +617,19 @@ def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bo
         assert ports == {WEBHOOK_PORT, METRICS_PORT}, f"ingress ports {sorted(map(str, ports))}"
 
     def rbac() -> None:
-        roles = roles_of(objs)
-        bindings = of_kind(objs, "RoleBinding") + of_kind(objs, "ClusterRoleBinding")
+        # The webhook's own account; components/audit-cronjob's is checked apart.
+        bindings = [b for b in of_kind(objs, "RoleBinding") + of_kind(objs, "ClusterRoleBinding")
+                    if any(s.get("name") == SERVICE_ACCOUNT for s in b.get("subjects") or [])]
+        job_roles = {b["roleRef"]["name"] for b in of_kind(objs, "ClusterRoleBinding")
+                     if any(s.get("name") == AUDIT_JOB for s in b.get("subjects") or [])}
+        roles = [r for r in roles_of(objs) if r["metadata"]["name"] not in job_roles]
         want = []
         if variant == "openshift":
             want.append(INFRASTRUCTURE_RBAC)
         if cluster_api:
             want.append(AWSCLUSTER_RBAC)
+        if variant in ("openshift", "cert-manager"):
+            want.append(AUDIT_RBAC)
         if not want:
             assert not roles and not bindings, "RBAC without the openshift overlay or components/cluster-api: the pod needs no API access"
             return
@@ -615,7 +649,8 @@ def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bo
             assert b["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}], f"subjects {b['subjects']}"
 
     def cluster_api_rbac() -> None:
-        found = [r for r in roles_of(objs) if any(CAPI_GROUP in (x.get("apiGroups") or []) for x in r.get("rules") or [])]
+        found = [r for r in roles_of(objs) if any("awsclusters" in (x.get("resources") or []) for x in r.get("rules") or [])
+                 and r["metadata"]["name"] != AUDIT_JOB + "-reports"]
         assert len(found) == 1, f"expected one role for {CAPI_GROUP}, found {len(found)}"
         role = found[0]
         assert role["kind"] == "ClusterRole", f"{role['kind']}: AWSClusters live in every workload cluster's namespace"
@@ -649,6 +684,40 @@ def deployment_checks(name: str, objs: list[dict], variant: str, cluster_api: bo
         R.check(f"{p}: {label}", fn)
     if cluster_api:
         R.check(f"{name}: cluster-api ClusterRole get+list on awsclusters, bound to the service account", cluster_api_rbac)
+
+
+def audit_cronjob_checks(name: str, objs: list[dict], enabled: bool) -> None:
+    """components/audit-cronjob: `audit --report` on a schedule, under its own account
+    that writes PolicyReports and reads the audited kinds, nothing else."""
+    if not enabled:
+        R.check(f"{name}: no audit CronJob without components/audit-cronjob",
+                lambda: _assert_len(of_kind(objs, "CronJob"), 0, "CronJobs"))
+        return
+
+    def job() -> None:
+        cj = one(objs, "CronJob", AUDIT_JOB)
+        assert cj["metadata"].get("namespace") == NAMESPACE, "CronJob namespace"
+        assert cj["spec"].get("concurrencyPolicy") == "Forbid", "concurrencyPolicy"
+        pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod.get("serviceAccountName") == AUDIT_JOB, f"serviceAccountName {pod.get('serviceAccountName')}"
+        assert pod.get("restartPolicy") == "Never", f"restartPolicy {pod.get('restartPolicy')}"
+        assert_pod_security(pod)
+        (c,) = pod["containers"]
+        assert c.get("image") == IMAGE, f"image {c.get('image')!r}, want {IMAGE!r}"
+        assert c.get("command") == AUDIT_JOB_COMMAND, f"command {c.get('command')}"
+        assert (c.get("resources") or {}).get("limits", {}).get("memory"), "no memory limit"
+        one(objs, "ServiceAccount", AUDIT_JOB)
+
+    def job_rbac() -> None:
+        bindings = [b for b in of_kind(objs, "ClusterRoleBinding")
+                    if b["subjects"] == [{"kind": "ServiceAccount", "name": AUDIT_JOB, "namespace": NAMESPACE}]]
+        assert len(bindings) == 1, f"expected one ClusterRoleBinding for {AUDIT_JOB}, found {len(bindings)}"
+        assert not [b for b in of_kind(objs, "RoleBinding") if any(s.get("name") == AUDIT_JOB for s in b.get("subjects") or [])], "RoleBinding for the audit job"
+        role = one(objs, "ClusterRole", bindings[0]["roleRef"]["name"])
+        assert canonical(role["rules"]) == canonical(AUDIT_JOB_RBAC), f"rules {role['rules']}, want {AUDIT_JOB_RBAC}"
+
+    R.check(f"{name}: audit CronJob runs audit --report under its own account", job)
+    R.check(f"{name}: audit CronJob may write PolicyReports and read the audited kinds, nothing else", job_rbac)
 
 
 # ---------------------------------------------------------------- overlays
@@ -792,7 +861,7 @@ def cluster_api_same_otherwise(name: str, plain: list[dict], with_capi: list[dic
             capi_roles = {
                 r["metadata"]["name"]
                 for r in of_kind(objs, "ClusterRole")
-                if any(CAPI_GROUP in (x.get("apiGroups") or []) for x in r.get("rules") or [])
+                if any("awsclusters" in (x.get("resources") or []) for x in r.get("rules") or [])
             }
             out = []
             for o in json.loads(json.dumps(objs)):
@@ -891,6 +960,7 @@ def main() -> int:
             dev_checks(name, objs)
             continue
         deployment_checks(name, objs, variant, cluster_api)
+        audit_cronjob_checks(name, objs, "audit-cronjob" in name.split("+"))
         if variant == "openshift":
             openshift_checks(name, objs)
         if variant == "cert-manager":

@@ -9,7 +9,7 @@ pub mod report;
 mod yaml;
 
 use super::{RuleArgs, TableArgs, error_chain, one_shot_region, one_shot_table};
-use crate::core::{self, CapabilityLookup, Operation, Policy, TargetKind};
+use crate::core::{self, CapabilityLookup, Policy, TargetKind};
 use anyhow::Result;
 use clap::ValueEnum;
 use edit::Edit;
@@ -213,45 +213,21 @@ fn check_object(
             })
             .map(|c| c.region.as_str())
     });
-    let (group, version, kind_name) = kind.gvk();
-    let request = |object| core::Request {
-        group,
-        version,
-        kind: kind_name,
-        operation: Operation::Create,
-        object: Some(object),
-        old_object: None,
-        cluster_region,
-    };
-    let mutated = core::mutate(&request(object), policy);
-    let mut after = object.clone();
-    if mutated.allowed() {
-        json_patch::patch(&mut after, &mutated.patch)
-            .expect("the core's patch applies to its object");
-    }
-    let validated = core::validate(&request(&after), policy, capabilities);
-    let errors: Vec<ErrorReport> = mutated
-        .errors
-        .iter()
-        .chain(&validated.errors)
-        .map(ErrorReport::from)
-        .collect();
+    let request = core::Request::create(kind, object, cluster_region);
+    let decision = core::check_as_create(&request, policy, capabilities);
+    let errors: Vec<ErrorReport> = decision.errors.iter().map(ErrorReport::from).collect();
     let name = core::object::display_name(object).unwrap_or("(unnamed)");
     ObjectReport {
         file: file.to_owned(),
         document: found.document,
         pointer: found.pointer.clone(),
         api_version: object["apiVersion"].as_str().unwrap_or_default().to_owned(),
-        kind: kind_name.to_owned(),
+        kind: kind.as_str().to_owned(),
         namespace: namespace.map(str::to_owned),
         name: name.to_owned(),
         allowed: errors.is_empty(),
         errors,
-        warnings: mutated
-            .warnings
-            .into_iter()
-            .chain(validated.warnings)
-            .collect(),
-        patch: mutated.patch,
+        warnings: decision.warnings,
+        patch: decision.patch,
     }
 }

@@ -2,6 +2,7 @@
 //! Cluster API cases for AWSMachine and AWSMachineTemplate. This file holds the
 //! builders they share.
 
+mod check_as_create;
 mod cluster_api;
 mod launch;
 mod mutate;
