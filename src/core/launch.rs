@@ -30,9 +30,12 @@ pub(super) fn check_zone(
     if !offerings.offered.contains(instance_type) || offerings.zones.is_empty() {
         return;
     }
-    let offering: Vec<&str> = offerings.zones_offering(instance_type).collect();
     let Some(names) = capabilities.zone_names(region) else {
-        if offering.len() < offerings.zones.len() && !type_denied {
+        if type_denied {
+            return;
+        }
+        let offering: Vec<&str> = offerings.zones_offering(instance_type).collect();
+        if offering.len() < offerings.zones.len() {
             warnings.push(format!(
                 "instance type {instance_type} is offered in {} of the {} zones of {region} (by zone ID: {}); whether {} is one of them needs this account's zone names: --capabilities ec2",
                 offering.len(),
@@ -60,8 +63,8 @@ pub(super) fn check_zone(
     {
         return;
     }
-    let mut offering_names: Vec<&str> = offering
-        .iter()
+    let mut offering_names: Vec<&str> = offerings
+        .zones_offering(instance_type)
         .map(|id| names.name_of(id).unwrap_or(id))
         .collect();
     offering_names.sort_unstable();
