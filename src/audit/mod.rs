@@ -24,7 +24,7 @@ pub use list::{ListError, resource_name};
 pub const PAGE_SIZE: u32 = 500;
 
 /// The object a finding is about, as a PolicyReport refers to it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ObjectRef {
     pub kind: TargetKind,
     pub namespace: String,
@@ -165,12 +165,12 @@ impl AuditTable {
 
 /// The region of each Cluster API cluster, read from its AWSCluster as `serve` reads it,
 /// once per audit.
-struct ClusterRegions {
+struct AwsClusterRegions {
     client: kube::Client,
     known: HashMap<(String, String), Option<String>>,
 }
 
-impl ClusterRegions {
+impl AwsClusterRegions {
     async fn region(&mut self, namespace: &str, cluster: &str) -> Option<&str> {
         let key = (namespace.to_owned(), cluster.to_owned());
         if !self.known.contains_key(&key) {
@@ -208,7 +208,7 @@ impl Auditor {
         mut seen: impl FnMut(&Audited),
     ) -> Audit {
         let mut audit = Audit::default();
-        let mut regions = ClusterRegions {
+        let mut regions = AwsClusterRegions {
             client: self.client.clone(),
             known: HashMap::new(),
         };

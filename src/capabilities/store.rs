@@ -214,12 +214,14 @@ impl CapabilityStore {
     }
 
     /// Asks the refresher for `load`, without waiting: a full queue drops it, and the
-    /// next review that needs it asks again. A fixed store asks nothing.
-    fn ask(&self, load: Load) {
-        if let Some(loads) = &self.loads
-            && looks_like_region(load.region())
-        {
-            let _ = loads.try_send(load);
+    /// next review that needs it asks again. A fixed store asks nothing (and makes no
+    /// `Load` to drop: with the embedded table every review would).
+    fn ask(&self, load: impl FnOnce() -> Load) {
+        if let Some(loads) = &self.loads {
+            let load = load();
+            if looks_like_region(load.region()) {
+                let _ = loads.try_send(load);
+            }
         }
     }
 
@@ -274,7 +276,7 @@ impl CapabilityLookup for StoreView<'_> {
         self.store.count("instance_types", live);
         if !live {
             // The refresher ignores a region it already has scheduled.
-            self.store.ask(Load::InstanceTypes(region.to_owned()));
+            self.store.ask(|| Load::InstanceTypes(region.to_owned()));
         }
         found
     }
@@ -291,7 +293,7 @@ impl CapabilityLookup for StoreView<'_> {
         let found = self.table.zone_names(region);
         self.store.count("zones", found.is_some());
         if found.is_none() {
-            self.store.ask(Load::ZoneNames(region.to_owned()));
+            self.store.ask(|| Load::ZoneNames(region.to_owned()));
         }
         found
     }
@@ -303,7 +305,7 @@ impl CapabilityLookup for StoreView<'_> {
         // A group not in the list may have been made since it was read: read it again
         // (the refresher bounds how often).
         if !matches!(found, Found::Yes(..)) {
-            self.store.ask(Load::PlacementGroups(region.to_owned()));
+            self.store.ask(|| Load::PlacementGroups(region.to_owned()));
         }
         found
     }
@@ -317,7 +319,7 @@ impl CapabilityLookup for StoreView<'_> {
         self.store.count("security_groups", found.is_some());
         if found.is_none() {
             self.store
-                .ask(Load::SecurityGroups(region.to_owned(), reference.clone()));
+                .ask(|| Load::SecurityGroups(region.to_owned(), reference.clone()));
         }
         found
     }
