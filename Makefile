@@ -12,7 +12,7 @@ LISTEN ?= 127.0.0.1:9443
 METRICS_LISTEN ?= 127.0.0.1:8080
 CERTS := certs
 
-.PHONY: run test lint unit build snapshot certs clean bench bench-quick bench-tools
+.PHONY: run test lint unit build snapshot certs clean bench bench-quick bench-tools apiserver
 
 ## run: build, make dev certs under certs/ when missing, serve https://127.0.0.1:9443 from the embedded table
 run: build $(CERTS)/tls.crt
@@ -33,16 +33,33 @@ $(CERTS)/tls.crt: | build
 certs: build
 	$(BIN) certs --out $(CERTS) --dns localhost --ip 127.0.0.1 --force
 
-## test: formatting, lints, every test (starts the moto EC2 emulator itself), and the manifests check
-test: lint unit manifests-check
+## test: formatting, lints, every test (starts the moto EC2 emulator itself; the tests start etcd and kube-apiserver), and the manifests check
+test: lint apiserver unit manifests-check
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed apiserver
 	$(PYTHON) tests/moto/check_paged_moto.py
 	PYTHON=$(PYTHON) tests/moto/with_moto.sh $(CARGO) test --locked --all-targets
+
+# The tests' real Kubernetes: etcd, kube-apiserver and kubectl built from the Go module
+# proxy by tests/apiserver (Kubernetes v1.36, etcd 3.6). A cold build takes about ten
+# minutes on two cores; Go's build cache makes a rebuild seconds, and make skips it
+# while the binaries are newer than the module's files.
+APISERVER_DIR := target/apiserver
+APISERVER_SRC := $(wildcard tests/apiserver/go.mod tests/apiserver/go.sum tests/apiserver/cmd/*/*.go)
+GO ?= go
+
+## apiserver: build the tests' etcd, kube-apiserver and kubectl into target/apiserver/
+apiserver: $(APISERVER_DIR)/.built
+
+$(APISERVER_DIR)/.built: $(APISERVER_SRC)
+	@command -v $(GO) >/dev/null || { echo "apiserver: Go 1.26 is needed to build the tests' kube-apiserver" >&2; exit 1; }
+	mkdir -p $(APISERVER_DIR)
+	cd tests/apiserver && GOTOOLCHAIN=local GOFLAGS=-mod=readonly $(GO) build -o $(CURDIR)/$(APISERVER_DIR)/ ./cmd/etcd ./cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+	touch $@
 
 $(VENV)/.installed:
 	python3 -m venv $(VENV)

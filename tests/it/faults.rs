@@ -3,7 +3,7 @@
 //! warning says the data is stale, the refresh-error metric counts it, and readiness
 //! is unaffected.
 
-mod common;
+use crate::common;
 
 use common::{
     ANSWER_500, HEALTHY, SLOW, TestServer, ensure_placement_group, eventually, fixture, policy,

@@ -2,7 +2,7 @@
 //! and HTTP/1.1 at once with every answer checked, and a client that sends its headers
 //! byte by byte, cut off without affecting the others.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, embedded_store, fixture, policy};
 use machine_efa_webhook::cli::certs;

@@ -1,7 +1,7 @@
 //! The binary as an operator runs it: `certs`, and `serve` from each table source,
 //! stopped by SIGINT.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{fixture_path, free_port};

@@ -22,9 +22,6 @@
 //! The stand-in is in `fake_api`, the objects it serves in `objects`; the tests are in
 //! `output` (the first three items), `reports`, `scale` and `serve`.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod fake_api;
 mod objects;
 mod output;

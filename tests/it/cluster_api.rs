@@ -2,7 +2,7 @@
 //! as the API server does, and AWSMachine/AWSMachineTemplate reviews over HTTPS, with
 //! the region arriving in the background while admission never waits for it.
 
-mod common;
+use crate::common;
 
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;

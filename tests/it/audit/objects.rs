@@ -2,8 +2,8 @@
 //! fixtures as they are stored, and the cluster most tests audit
 //! ([`realistic_cluster`]) with the findings it holds.
 
+use crate::audit::fake_api::{Cluster, uid_for};
 use crate::common;
-use crate::fake_api::{Cluster, uid_for};
 use serde_json::{Value, json};
 
 /// The object of an AdmissionReview fixture: what was created, now stored.

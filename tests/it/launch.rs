@@ -4,7 +4,7 @@
 //! first review of something not yet known answered at once from what is known, a later
 //! one precisely; and answers that stay fast while EC2 is slow.
 
-mod common;
+use crate::common;
 
 use common::{
     SLOW, TestServer, embedded_store, ensure_placement_group, eventually, fixture, moto_endpoint,

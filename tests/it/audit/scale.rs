@@ -1,8 +1,8 @@
 //! `audit` at scale: 5,000 Machines in pages of 500, every one audited in ten list
 //! requests, with the peak memory of the process not growing with the cluster.
 
-use crate::fake_api::{Cluster, FakeApi, MACHINE_API, Measured, Recorded, Run};
-use crate::objects::{audit_fixture, worker_machine};
+use crate::audit::fake_api::{Cluster, FakeApi, MACHINE_API, Measured, Recorded, Run};
+use crate::audit::objects::{audit_fixture, worker_machine};
 use std::time::{Duration, Instant};
 
 /// `count` worker Machines in openshift-machine-api, one in ten with EFA on m5.2xlarge.

@@ -3,7 +3,7 @@
 //! `tests/fixtures/bad/expected.json`, which maps a file to what a user sees on
 //! `/mutate` and on `/validate`.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, embedded_store, fixture_path, policy};
 use serde_json::{Map, Value};

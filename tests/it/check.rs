@@ -1,7 +1,7 @@
 //! `check` and `instance-types` as a CI job or a user at a terminal runs them: the real
 //! binary on the fixtures in `tests/fixtures/check/`, on stdin, and against moto.
 
-mod common;
+use crate::common;
 
 use machine_efa_webhook::capabilities::snapshot::SnapshotFile;
 use machine_efa_webhook::core::{CapabilityTable, Provenance, RegionOfferings, SourceKind};

@@ -1,6 +1,9 @@
 //! Shared test harness: the real server on a loopback port with certificates made in
-//! the test, clients for HTTP/1.1 and HTTP/2, and the fixtures.
-#![allow(dead_code)] // each test binary uses its own part of the harness
+//! the test, clients for HTTP/1.1 and HTTP/2, the fixtures, and ([`apiserver`]) a
+//! real etcd and kube-apiserver.
+#![allow(dead_code)] // not every helper is used by every build of the tests
+
+pub mod apiserver;
 
 use machine_efa_webhook::admission::Webhook;
 use machine_efa_webhook::capabilities::{CapabilityStore, snapshot};
@@ -433,4 +436,31 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Every document of a YAML stream, as JSON (empty documents left out).
+pub fn yaml_documents(text: &str) -> Vec<Value> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    fn json(yaml: &Yaml) -> Value {
+        match yaml {
+            Yaml::Real(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+            Yaml::Integer(n) => Value::from(*n),
+            Yaml::String(s) => Value::String(s.clone()),
+            Yaml::Boolean(b) => Value::Bool(*b),
+            Yaml::Array(items) => items.iter().map(json).collect(),
+            Yaml::Hash(map) => map
+                .iter()
+                .map(|(k, v)| (k.as_str().expect("string keys").to_owned(), json(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            Yaml::Null | Yaml::BadValue => Value::Null,
+            Yaml::Alias(_) => panic!("YAML aliases are not used in this project's manifests"),
+        }
+    }
+    YamlLoader::load_from_str(text)
+        .unwrap()
+        .iter()
+        .map(json)
+        .filter(|v| !v.is_null())
+        .collect()
 }

@@ -18,7 +18,7 @@
 //! endpoints. Failures are not persisted to files; a failure names the minimal input
 //! and the body.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use machine_efa_webhook::admission::{self, ADMISSION_API_VERSION, BadRequest, Endpoint, Webhook};

@@ -1,12 +1,12 @@
 //! `serve --audit-interval`: the audit metrics, each finding logged once when it appears
 //! and once when it clears, and admissions answered all along.
 
-use crate::common::{self, eventually_some, free_port};
-use crate::fake_api::{FakeApi, uid_for};
-use crate::objects::{
+use crate::audit::fake_api::{FakeApi, uid_for};
+use crate::audit::objects::{
     EFA_ONLY_MACHINE, M5_AWSMACHINE, M5_MACHINESET, M5_MACHINESET_FINDING, audit_fixture,
     realistic_cluster, set, worker_machine,
 };
+use crate::common::{self, eventually_some, free_port};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! the real aws-sdk-ec2 client: paging, per-region offerings, background refresh,
 //! failures that keep the old table, and the snapshot command.
 
-mod common;
+use crate::common;
 
 use common::{moto_client, moto_endpoint, policy, sdk_config_for, security_group};
 use machine_efa_webhook::capabilities::snapshot::{self, SnapshotFile};

@@ -1,8 +1,8 @@
 //! `audit --report`: PolicyReports created, replaced, deleted, kept while the audit is
 //! incomplete, and one clear error when their CRD is missing.
 
-use crate::fake_api::{FakeApi, MACHINE_API, NotInstalled, POLICY_REPORTS};
-use crate::objects::{M5_MACHINESET, PROVIDER, realistic_cluster, set};
+use crate::audit::fake_api::{FakeApi, MACHINE_API, NotInstalled, POLICY_REPORTS};
+use crate::audit::objects::{M5_MACHINESET, PROVIDER, realistic_cluster, set};
 use axum::http::Method;
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! The real server over HTTPS on loopback, HTTP/1.1 and HTTP/2, with realistic fixtures.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, admit, denial, embedded_store, fixture, patched, policy, post, warnings};
 use reqwest::{StatusCode, Version};

@@ -2,8 +2,8 @@
 //! a Cluster API object, and what cannot be read: a forbidden resource (403) and kinds
 //! whose CRD is not installed (404).
 
-use crate::fake_api::{CLUSTER_API, FakeApi, MACHINE_API, NotInstalled};
-use crate::objects::{
+use crate::audit::fake_api::{CLUSTER_API, FakeApi, MACHINE_API, NotInstalled};
+use crate::audit::objects::{
     EFA_ONLY_MACHINE, M5_AWSMACHINE, M5_MACHINESET, M5_MACHINESET_FINDING, realistic_cluster,
 };
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Certificates in operation: rotation through the kubelet's `..data` symlink swap while
 //! requests run, a bad pair that keeps the old one, and required client certificates.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, client_builder_for, embedded_store, fixture, policy};
 use machine_efa_webhook::cli::certs::{Authority, Issued};

@@ -1,0 +1,273 @@
+//! Admission end to end: the webhook served on a loopback port and registered with the
+//! real API server by the webhook configurations the OpenShift overlay renders (only
+//! `clientConfig` swapped for the loopback URL and the test CA). Objects go through
+//! kubectl, as an operator's would: what is stored, what kubectl prints, what is
+//! refused, and what a webhook outage lets through (and `audit` finds afterwards).
+//!
+//! The tests run kubectl as a blocking child process: on a multi-thread runtime, so
+//! that the webhook's tasks answer meanwhile.
+
+use crate::common::apiserver::{self, ApiServer, output_with_input, registering_admission};
+use crate::common::{TestServer, embedded_store, fixture, policy};
+use serde_json::Value;
+use std::process::Output;
+
+const OVERLAY: &str = "manifests/overlays/openshift";
+const VALIDATING: &str = "validate.machines.machine-efa-webhook.io";
+const M5_DENIAL: &str = r#"spec.template.spec.providerSpec.value.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-1; EFA-capable types offered in us-east-1, closest first: m5zn.12xlarge, m5zn.metal, m5dn.24xlarge, m5dn.metal, m5n.24xlarge"#;
+
+/// The object of a review fixture, named `name` in `namespace`.
+fn object(fixture_name: &str, namespace: &str, name: &str) -> Value {
+    let mut object = fixture(fixture_name)["request"]["object"].clone();
+    object["metadata"]["namespace"] = namespace.into();
+    object["metadata"]["name"] = name.into();
+    object
+}
+
+fn provider_value(object: &Value) -> &Value {
+    object
+        .pointer("/spec/template/spec/providerSpec/value")
+        .or_else(|| object.pointer("/spec/providerSpec/value"))
+        .unwrap()
+}
+
+fn kubectl(server: &ApiServer, args: &[&str], input: &Value) -> Output {
+    let input = if input.is_null() {
+        String::new()
+    } else {
+        input.to_string()
+    };
+    output_with_input(server.kubectl().args(args), &input)
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn get(server: &ApiServer, kind: &str, namespace: &str, name: &str) -> Value {
+    let output = kubectl(
+        server,
+        &["get", kind, name, "-n", namespace, "-o", "json"],
+        &Value::Null,
+    );
+    assert!(output.status.success(), "{:?}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The webhook serving and registered; both gone when dropped (registration first).
+struct Webhook<'a> {
+    registered: Option<apiserver::Registered<'a>>,
+    server: Option<TestServer>,
+}
+
+impl<'a> Webhook<'a> {
+    /// Serves, registers, and waits until the API server calls both webhooks.
+    async fn register(api: &'a ApiServer, namespace: &str) -> Webhook<'a> {
+        let server = TestServer::start(policy(), embedded_store()).await;
+        let base_url = format!("https://127.0.0.1:{}", server.addr.port());
+        let registered = api.register_webhooks(OVERLAY, &base_url, &server.ca_pem);
+        let probe_default = object("machineset-create-default.json", namespace, "probe");
+        let probe_denied = object("machineset-create-efa-m5.json", namespace, "probe");
+        crate::common::eventually("the API server calls the registered webhooks", async || {
+            let mutated = kubectl(
+                api,
+                &["create", "--dry-run=server", "-o", "json", "-f", "-"],
+                &probe_default,
+            );
+            let mutated: Value = serde_json::from_slice(&mutated.stdout).unwrap_or_default();
+            let denied = kubectl(
+                api,
+                &["create", "--dry-run=server", "-f", "-"],
+                &probe_denied,
+            );
+            mutated.pointer("/spec/template/spec/providerSpec/value/networkInterfaceType")
+                == Some(&"ENA".into())
+                && !denied.status.success()
+        })
+        .await;
+        Webhook {
+            registered: Some(registered),
+            server: Some(server),
+        }
+    }
+
+    /// Stops serving; the configurations stay registered.
+    async fn stop_serving(&mut self) {
+        self.server.take().unwrap().stop().await;
+    }
+}
+
+impl Drop for Webhook<'_> {
+    fn drop(&mut self) {
+        drop(self.registered.take());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
+    let _registrations = registering_admission().await;
+    let api = apiserver::shared();
+    let namespace = api.namespace("admission").await;
+    let ns = namespace.as_str();
+    // Stored before the webhook exists: an old object the webhook would refuse now.
+    let legacy = object("machineset-create-efa-m5.json", ns, "legacy-efa-m5");
+    let created = kubectl(api, &["create", "-f", "-"], &legacy);
+    assert!(created.status.success(), "{:?}", text(&created));
+
+    let _webhook = Webhook::register(api, ns).await;
+
+    // No networkInterfaceType: stored with ENA, every other field as sent.
+    let sent = object("machineset-create-default.json", ns, "general");
+    let created = kubectl(api, &["create", "-f", "-"], &sent);
+    assert!(created.status.success(), "{:?}", text(&created));
+    let stored = get(api, "machineset", ns, "general");
+    let value = provider_value(&stored);
+    assert_eq!(value["networkInterfaceType"], "ENA");
+    let mut expected = provider_value(&sent).clone();
+    expected["networkInterfaceType"] = "ENA".into();
+    assert_eq!(
+        value, &expected,
+        "only the one field added; unknown fields kept"
+    );
+
+    // The alias: stored as EFA, and kubectl prints the webhook's warning.
+    let alias = object("machineset-create-alias.json", ns, "efa-p4d");
+    let created = kubectl(api, &["create", "-f", "-"], &alias);
+    let (_, stderr) = text(&created);
+    assert!(created.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(r#"Warning: spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was normalised to the canonical "EFA""#),
+        "{stderr}"
+    );
+    assert_eq!(
+        provider_value(&get(api, "machineset", ns, "efa-p4d"))["networkInterfaceType"],
+        "EFA"
+    );
+
+    // EFA on m5.2xlarge: refused with the field error and the suggestions, as kubectl
+    // prints a webhook's denial; a server-side dry run is refused the same way.
+    let m5 = object("machineset-create-efa-m5.json", ns, "efa-m5");
+    for dry_run in [false, true] {
+        let args: &[&str] = if dry_run {
+            &["create", "--dry-run=server", "-f", "-"]
+        } else {
+            &["create", "-f", "-"]
+        };
+        let refused = kubectl(api, args, &m5);
+        let (_, stderr) = text(&refused);
+        assert!(!refused.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "Error from server (Forbidden): error when creating \"STDIN\": admission webhook \"{VALIDATING}\" denied the request: {M5_DENIAL}"
+            )),
+            "{stderr}"
+        );
+    }
+    let missing = kubectl(
+        api,
+        &["get", "machineset", "efa-m5", "-n", ns],
+        &Value::Null,
+    );
+    assert!(!missing.status.success(), "nothing stored");
+
+    // A Machine too, at its own path.
+    let machine = object("machine-create-efa-m5.json", ns, "efa-m5-machine");
+    let refused = kubectl(api, &["create", "-f", "-"], &machine);
+    let (_, stderr) = text(&refused);
+    assert!(
+        stderr.contains(&format!("admission webhook \"{VALIDATING}\" denied the request: spec.providerSpec.value.instanceType: Invalid value: \"m5.2xlarge\": EFA interfaces are not supported on m5.2xlarge in us-east-1")),
+        "{stderr}"
+    );
+
+    // Another provider: stored exactly as sent, no field added.
+    let gcp = object("machineset-create-gcp.json", ns, "gcp");
+    let created = kubectl(api, &["create", "-f", "-"], &gcp);
+    assert!(created.status.success(), "{:?}", text(&created));
+    assert_eq!(
+        provider_value(&get(api, "machineset", ns, "gcp")),
+        provider_value(&gcp)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_bad_machineset_is_labelled_scaled_and_deleted_but_not_moved_to_another_type_without_efa()
+ {
+    let _registrations = registering_admission().await;
+    let api = apiserver::shared();
+    let namespace = api.namespace("ratchet").await;
+    let ns = namespace.as_str();
+    let legacy = object("machineset-create-efa-m5.json", ns, "legacy");
+    let created = kubectl(api, &["create", "-f", "-"], &legacy);
+    assert!(created.status.success(), "{:?}", text(&created));
+    let _webhook = Webhook::register(api, ns).await;
+
+    let ok = |args: &[&str]| {
+        let output = kubectl(api, args, &Value::Null);
+        assert!(output.status.success(), "{args:?}: {:?}", text(&output));
+    };
+    ok(&["label", "machineset", "legacy", "-n", ns, "team=hpc"]);
+    ok(&["scale", "machineset", "legacy", "-n", ns, "--replicas=3"]);
+    let scaled = get(api, "machineset", ns, "legacy");
+    assert_eq!(scaled["spec"]["replicas"], 3);
+    assert_eq!(scaled["metadata"]["labels"]["team"], "hpc");
+
+    let moved = kubectl(
+        api,
+        &[
+            "patch",
+            "machineset",
+            "legacy",
+            "-n",
+            ns,
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/template/spec/providerSpec/value/instanceType","value":"m5.4xlarge"}]"#,
+        ],
+        &Value::Null,
+    );
+    let (_, stderr) = text(&moved);
+    assert!(!moved.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("admission webhook \"{VALIDATING}\" denied the request: spec.template.spec.providerSpec.value.instanceType: Invalid value: \"m5.4xlarge\": EFA interfaces are not supported on m5.4xlarge in us-east-1")),
+        "{stderr}"
+    );
+
+    ok(&["delete", "machineset", "legacy", "-n", ns, "--wait"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_webhook_down_failure_policy_ignore_admits_and_audit_reports_it() {
+    let _registrations = registering_admission().await;
+    let api = apiserver::shared();
+    let namespace = api.namespace("outage").await;
+    let ns = namespace.as_str();
+    let mut webhook = Webhook::register(api, ns).await;
+    webhook.stop_serving().await;
+
+    let m5 = object("machineset-create-efa-m5.json", ns, "efa-m5");
+    let created = kubectl(api, &["create", "-f", "-"], &m5);
+    assert!(
+        created.status.success(),
+        "failurePolicy: Ignore admits while the webhook is down: {:?}",
+        text(&created)
+    );
+    assert_eq!(
+        provider_value(&get(api, "machineset", ns, "efa-m5"))["networkInterfaceType"],
+        "EFA"
+    );
+
+    let audit = std::process::Command::new(env!("CARGO_BIN_EXE_machine-efa-webhook"))
+        .args(["audit", "--namespace", ns, "--capabilities", "embedded"])
+        .env("KUBECONFIG", &api.kubeconfig)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&audit);
+    assert_eq!(audit.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("{ns}/MachineSet/efa-m5: {M5_DENIAL}")),
+        "{stdout}{stderr}"
+    );
+}
