@@ -7,10 +7,9 @@
 //! The tests run kubectl as a blocking child process: on a multi-thread runtime, so
 //! that the webhook's tasks answer meanwhile.
 
-use crate::common::apiserver::{self, ApiServer, output_with_input, registering_admission};
+use crate::common::apiserver::{self, ApiServer, printed, registering_admission};
 use crate::common::{TestServer, embedded_store, fixture, policy};
 use serde_json::Value;
-use std::process::Output;
 
 const OVERLAY: &str = "manifests/overlays/openshift";
 const VALIDATING: &str = "validate.machines.machine-efa-webhook.io";
@@ -31,32 +30,6 @@ fn provider_value(object: &Value) -> &Value {
         .unwrap()
 }
 
-fn kubectl(server: &ApiServer, args: &[&str], input: &Value) -> Output {
-    let input = if input.is_null() {
-        String::new()
-    } else {
-        input.to_string()
-    };
-    output_with_input(server.kubectl().args(args), &input)
-}
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn get(server: &ApiServer, kind: &str, namespace: &str, name: &str) -> Value {
-    let output = kubectl(
-        server,
-        &["get", kind, name, "-n", namespace, "-o", "json"],
-        &Value::Null,
-    );
-    assert!(output.status.success(), "{:?}", text(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 /// The webhook serving and registered; both gone when dropped (registration first).
 struct Webhook<'a> {
     registered: Option<apiserver::Registered<'a>>,
@@ -72,17 +45,13 @@ impl<'a> Webhook<'a> {
         let probe_default = object("machineset-create-default.json", namespace, "probe");
         let probe_denied = object("machineset-create-efa-m5.json", namespace, "probe");
         crate::common::eventually("the API server calls the registered webhooks", async || {
-            let mutated = kubectl(
-                api,
+            let mutated = api.kubectl_output(
                 &["create", "--dry-run=server", "-o", "json", "-f", "-"],
                 &probe_default,
             );
             let mutated: Value = serde_json::from_slice(&mutated.stdout).unwrap_or_default();
-            let denied = kubectl(
-                api,
-                &["create", "--dry-run=server", "-f", "-"],
-                &probe_denied,
-            );
+            let denied =
+                api.kubectl_output(&["create", "--dry-run=server", "-f", "-"], &probe_denied);
             mutated.pointer("/spec/template/spec/providerSpec/value/networkInterfaceType")
                 == Some(&"ENA".into())
                 && !denied.status.success()
@@ -114,16 +83,16 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
     let ns = namespace.as_str();
     // Stored before the webhook exists: an old object the webhook would refuse now.
     let legacy = object("machineset-create-efa-m5.json", ns, "legacy-efa-m5");
-    let created = kubectl(api, &["create", "-f", "-"], &legacy);
-    assert!(created.status.success(), "{:?}", text(&created));
+    let created = api.kubectl_output(&["create", "-f", "-"], &legacy);
+    assert!(created.status.success(), "{}", printed(&created));
 
     let _webhook = Webhook::register(api, ns).await;
 
     // No networkInterfaceType: stored with ENA, every other field as sent.
     let sent = object("machineset-create-default.json", ns, "general");
-    let created = kubectl(api, &["create", "-f", "-"], &sent);
-    assert!(created.status.success(), "{:?}", text(&created));
-    let stored = get(api, "machineset", ns, "general");
+    let created = api.kubectl_output(&["create", "-f", "-"], &sent);
+    assert!(created.status.success(), "{}", printed(&created));
+    let stored = api.get("machineset", ns, "general");
     let value = provider_value(&stored);
     assert_eq!(value["networkInterfaceType"], "ENA");
     let mut expected = provider_value(&sent).clone();
@@ -135,15 +104,15 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
 
     // The alias: stored as EFA, and kubectl prints the webhook's warning.
     let alias = object("machineset-create-alias.json", ns, "efa-p4d");
-    let created = kubectl(api, &["create", "-f", "-"], &alias);
-    let (_, stderr) = text(&created);
+    let created = api.kubectl_output(&["create", "-f", "-"], &alias);
+    let stderr = printed(&created);
     assert!(created.status.success(), "{stderr}");
     assert!(
         stderr.contains(r#"Warning: spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was normalised to the canonical "EFA""#),
         "{stderr}"
     );
     assert_eq!(
-        provider_value(&get(api, "machineset", ns, "efa-p4d"))["networkInterfaceType"],
+        provider_value(&api.get("machineset", ns, "efa-p4d"))["networkInterfaceType"],
         "EFA"
     );
 
@@ -156,8 +125,8 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
         } else {
             &["create", "-f", "-"]
         };
-        let refused = kubectl(api, args, &m5);
-        let (_, stderr) = text(&refused);
+        let refused = api.kubectl_output(args, &m5);
+        let stderr = printed(&refused);
         assert!(!refused.status.success(), "{stderr}");
         assert!(
             stderr.contains(&format!(
@@ -166,17 +135,13 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
             "{stderr}"
         );
     }
-    let missing = kubectl(
-        api,
-        &["get", "machineset", "efa-m5", "-n", ns],
-        &Value::Null,
-    );
+    let missing = api.kubectl_output(&["get", "machineset", "efa-m5", "-n", ns], &Value::Null);
     assert!(!missing.status.success(), "nothing stored");
 
     // A Machine too, at its own path.
     let machine = object("machine-create-efa-m5.json", ns, "efa-m5-machine");
-    let refused = kubectl(api, &["create", "-f", "-"], &machine);
-    let (_, stderr) = text(&refused);
+    let refused = api.kubectl_output(&["create", "-f", "-"], &machine);
+    let stderr = printed(&refused);
     assert!(
         stderr.contains(&format!("admission webhook \"{VALIDATING}\" denied the request: spec.providerSpec.value.instanceType: Invalid value: \"m5.2xlarge\": EFA interfaces are not supported on m5.2xlarge in us-east-1")),
         "{stderr}"
@@ -184,10 +149,10 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
 
     // Another provider: stored exactly as sent, no field added.
     let gcp = object("machineset-create-gcp.json", ns, "gcp");
-    let created = kubectl(api, &["create", "-f", "-"], &gcp);
-    assert!(created.status.success(), "{:?}", text(&created));
+    let created = api.kubectl_output(&["create", "-f", "-"], &gcp);
+    assert!(created.status.success(), "{}", printed(&created));
     assert_eq!(
-        provider_value(&get(api, "machineset", ns, "gcp")),
+        provider_value(&api.get("machineset", ns, "gcp")),
         provider_value(&gcp)
     );
 }
@@ -200,23 +165,21 @@ async fn an_old_bad_machineset_is_labelled_scaled_and_deleted_but_not_moved_to_a
     let namespace = api.namespace("ratchet").await;
     let ns = namespace.as_str();
     let legacy = object("machineset-create-efa-m5.json", ns, "legacy");
-    let created = kubectl(api, &["create", "-f", "-"], &legacy);
-    assert!(created.status.success(), "{:?}", text(&created));
+    let created = api.kubectl_output(&["create", "-f", "-"], &legacy);
+    assert!(created.status.success(), "{}", printed(&created));
     let _webhook = Webhook::register(api, ns).await;
 
     let ok = |args: &[&str]| {
-        let output = kubectl(api, args, &Value::Null);
-        assert!(output.status.success(), "{args:?}: {:?}", text(&output));
+        let output = api.kubectl_output(args, &Value::Null);
+        assert!(output.status.success(), "{args:?}: {}", printed(&output));
     };
     ok(&["label", "machineset", "legacy", "-n", ns, "team=hpc"]);
     ok(&["scale", "machineset", "legacy", "-n", ns, "--replicas=3"]);
-    let scaled = get(api, "machineset", ns, "legacy");
+    let scaled = api.get("machineset", ns, "legacy");
     assert_eq!(scaled["spec"]["replicas"], 3);
     assert_eq!(scaled["metadata"]["labels"]["team"], "hpc");
 
-    let moved = kubectl(
-        api,
-        &[
+    let moved = api.kubectl_output(&[
             "patch",
             "machineset",
             "legacy",
@@ -228,7 +191,7 @@ async fn an_old_bad_machineset_is_labelled_scaled_and_deleted_but_not_moved_to_a
         ],
         &Value::Null,
     );
-    let (_, stderr) = text(&moved);
+    let stderr = printed(&moved);
     assert!(!moved.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!("admission webhook \"{VALIDATING}\" denied the request: spec.template.spec.providerSpec.value.instanceType: Invalid value: \"m5.4xlarge\": EFA interfaces are not supported on m5.4xlarge in us-east-1")),
@@ -248,14 +211,14 @@ async fn with_the_webhook_down_failure_policy_ignore_admits_and_audit_reports_it
     webhook.stop_serving().await;
 
     let m5 = object("machineset-create-efa-m5.json", ns, "efa-m5");
-    let created = kubectl(api, &["create", "-f", "-"], &m5);
+    let created = api.kubectl_output(&["create", "-f", "-"], &m5);
     assert!(
         created.status.success(),
-        "failurePolicy: Ignore admits while the webhook is down: {:?}",
-        text(&created)
+        "failurePolicy: Ignore admits while the webhook is down: {}",
+        printed(&created)
     );
     assert_eq!(
-        provider_value(&get(api, "machineset", ns, "efa-m5"))["networkInterfaceType"],
+        provider_value(&api.get("machineset", ns, "efa-m5"))["networkInterfaceType"],
         "EFA"
     );
 
@@ -264,10 +227,10 @@ async fn with_the_webhook_down_failure_policy_ignore_admits_and_audit_reports_it
         .env("KUBECONFIG", &api.kubeconfig)
         .output()
         .unwrap();
-    let (stdout, stderr) = text(&audit);
-    assert_eq!(audit.status.code(), Some(1), "{stdout}{stderr}");
+    let stdout = printed(&audit);
+    assert_eq!(audit.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains(&format!("{ns}/MachineSet/efa-m5: {M5_DENIAL}")),
-        "{stdout}{stderr}"
+        "{stdout}"
     );
 }

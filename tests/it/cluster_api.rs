@@ -1,12 +1,18 @@
-//! Cluster API AWS: the AWSCluster region lookup against a loopback server that answers
-//! as the API server does, and AWSMachine/AWSMachineTemplate reviews over HTTPS, with
-//! the region arriving in the background while admission never waits for it.
+//! Cluster API AWS: the AWSCluster region lookup against the real API server (stand-in
+//! CRDs for CAPA's kinds), AWSMachine/AWSMachineTemplate reviews over HTTPS with the
+//! region arriving in the background while admission never waits for it, and
+//! `serve --cluster-api-regions` registered by the cluster-api overlay's webhook
+//! configurations, driven through kubectl.
+//!
+//! One loopback stand-in is kept: the test that the cache makes no request once it
+//! knows a region counts requests, which a shared real server cannot count per test.
 
 use crate::common;
 
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
+use common::apiserver::{self, ApiServer};
 use common::{TestServer, admit, denial, embedded_store, fixture, patched, policy, warnings};
 use machine_efa_webhook::admission::Webhook;
 use machine_efa_webhook::cluster::{ClusterRegions, aws_cluster_region};
@@ -33,10 +39,8 @@ fn not_found(name: &str) -> Value {
            "message": format!("awsclusters.infrastructure.cluster.x-k8s.io \"{name}\" not found")})
 }
 
-/// The AWSClusters the loopback API server knows, per namespace:
-/// - default: `capi-prod-x9k2m`, labelled for cluster `capi-prod` (us-east-2);
-/// - team-b: `legacy`, unlabelled, named like its cluster (eu-west-1);
-/// - locked: every request is refused (403).
+/// The stand-in for the cache test: it knows AWSCluster `capi-prod-x9k2m`, labelled
+/// for cluster `capi-prod` in namespace default (us-east-2), and counts requests.
 struct FakeApi {
     client: kube::Client,
     requests: Arc<AtomicUsize>,
@@ -53,7 +57,6 @@ async fn fake_api() -> FakeApi {
                 list_count.fetch_add(1, Ordering::SeqCst);
                 let selector = query.get("labelSelector").cloned().unwrap_or_default();
                 let items = match (ns.as_str(), selector.as_str()) {
-                    ("locked", _) => return (StatusCode::FORBIDDEN, axum::Json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": "awsclusters.infrastructure.cluster.x-k8s.io is forbidden"}))),
                     ("default", "cluster.x-k8s.io/cluster-name=capi-prod") => vec![aws_cluster(
                         "capi-prod-x9k2m",
                         json!({"cluster.x-k8s.io/cluster-name": "capi-prod"}),
@@ -61,20 +64,17 @@ async fn fake_api() -> FakeApi {
                     )],
                     _ => vec![],
                 };
-                (StatusCode::OK, axum::Json(json!({
+                axum::Json(json!({
                     "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "AWSClusterList",
                     "metadata": {"resourceVersion": "48220"}, "items": items
-                })))
+                }))
             }),
         )
         .route(
             "/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/{ns}/awsclusters/{name}",
-            get(move |Path((ns, name)): Path<(String, String)>| async move {
+            get(move |Path((_ns, name)): Path<(String, String)>| async move {
                 get_count.fetch_add(1, Ordering::SeqCst);
-                match (ns.as_str(), name.as_str()) {
-                    ("team-b", "legacy") => (StatusCode::OK, axum::Json(aws_cluster("legacy", json!({}), "eu-west-1"))),
-                    _ => (StatusCode::NOT_FOUND, axum::Json(not_found(&name))),
-                }
+                (StatusCode::NOT_FOUND, axum::Json(not_found(&name)))
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,24 +88,54 @@ async fn fake_api() -> FakeApi {
     }
 }
 
+/// AWSClusters in the real API server: `capi-prod-x9k2m` labelled for cluster
+/// `capi-prod` (us-east-2) in `namespace`, and `legacy`, unlabelled, named like its
+/// cluster (eu-west-1).
+fn create_aws_clusters(api: &ApiServer, namespace: &str) {
+    let mut labelled = aws_cluster(
+        "capi-prod-x9k2m",
+        json!({"cluster.x-k8s.io/cluster-name": "capi-prod"}),
+        "us-east-2",
+    );
+    let mut legacy = aws_cluster("legacy", json!({}), "eu-west-1");
+    for cluster in [&mut labelled, &mut legacy] {
+        let metadata = cluster["metadata"].as_object_mut().unwrap();
+        metadata.remove("uid");
+        metadata.remove("resourceVersion");
+        metadata.insert("namespace".into(), namespace.into());
+        cluster.as_object_mut().unwrap().remove("status");
+    }
+    api.apply_yaml(&format!("{labelled}\n---\n{legacy}"));
+}
+
 #[tokio::test]
 async fn the_region_comes_from_the_labelled_or_the_same_named_awscluster() {
-    let api = fake_api().await;
-    let region = |ns: &'static str, cluster: &'static str| {
-        aws_cluster_region(api.client.clone(), ns, cluster)
-    };
+    let api = apiserver::shared();
+    let namespace = api.namespace("capa").await;
+    create_aws_clusters(api, &namespace);
+    let client = api.client().await;
+    let region = |cluster: &'static str| aws_cluster_region(client.clone(), &namespace, cluster);
     assert_eq!(
-        region("default", "capi-prod").await.unwrap().as_deref(),
+        region("capi-prod").await.unwrap().as_deref(),
         Some("us-east-2")
     );
     assert_eq!(
-        region("team-b", "legacy").await.unwrap().as_deref(),
+        region("legacy").await.unwrap().as_deref(),
         Some("eu-west-1")
     );
-    assert_eq!(region("default", "ghost").await.unwrap(), None);
-    let refused = region("locked", "capi-prod").await.unwrap_err();
+    assert_eq!(region("ghost").await.unwrap(), None);
+
+    // A ServiceAccount without the overlay's role is refused by RBAC: an error, not "no region".
+    apiserver::run(
+        api.kubectl()
+            .args(["create", "serviceaccount", "nobody", "-n", &namespace]),
+    );
+    let token = api.service_account_token(&namespace, "nobody").await;
+    let nobody = apiserver::client_from(&api.kubeconfig_for("capa-nobody", &token)).await;
+    let refused = aws_cluster_region(nobody, &namespace, "capi-prod")
+        .await
+        .unwrap_err();
     assert!(refused.to_string().contains("forbidden"), "{refused}");
-    api.task.abort();
 }
 
 #[tokio::test]
@@ -153,9 +183,11 @@ async fn validate(server: &TestServer, http2: bool, review: &Value) -> Value {
 
 #[tokio::test]
 async fn cluster_api_reviews_use_the_awscluster_region_once_known() {
-    let api = fake_api().await;
+    // The reviews name namespace default, where these AWSClusters go.
+    let api = apiserver::shared();
+    create_aws_clusters(api, "default");
     let (regions, lookups) = ClusterRegions::new();
-    regions.spawn_lookups(api.client.clone(), lookups);
+    regions.spawn_lookups(api.client().await, lookups);
     // The webhook's own region is us-east-1; the cluster's is us-east-2, where hpc6a is offered.
     let state = AppState::new(
         Webhook::new(policy(), embedded_store()).with_cluster_regions(regions),
@@ -198,7 +230,6 @@ async fn cluster_api_reviews_use_the_awscluster_region_once_known() {
     let message = denial(&machine);
     assert!(message.starts_with(r#"spec.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-2; EFA-capable types offered in us-east-2, closest first: "#), "{message}");
     server.stop().await;
-    api.task.abort();
 }
 
 #[tokio::test]
@@ -251,4 +282,100 @@ async fn the_skip_annotation_is_a_warning_logged_and_counted() {
         "{metrics}"
     );
     server.stop().await;
+}
+
+/// `serve --cluster-api-regions` as a process, reading AWSClusters through the API server
+/// with a kubeconfig, and registered by the cluster-api overlay's webhook
+/// configurations: the AWSMachineTemplate is checked on CREATE in its cluster's region.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_with_cluster_api_regions_checks_templates_and_machines_in_their_region() {
+    use machine_efa_webhook::cli::certs;
+    let _registrations = apiserver::registering_admission().await;
+    let api = apiserver::shared();
+    let namespace = api.namespace("capa-serve").await;
+    let ns = namespace.as_str();
+    create_aws_clusters(api, ns);
+
+    let dir = tempfile::tempdir().unwrap();
+    let generated =
+        certs::generate(&["localhost".into()], &["127.0.0.1".parse().unwrap()], 1).unwrap();
+    generated.write_to(dir.path()).unwrap();
+    let (port, metrics_port) = (common::free_port(), common::free_port());
+    let path = |file: &str| dir.path().join(file).to_str().unwrap().to_owned();
+    let _serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_machine-efa-webhook"))
+        .args([
+            "serve",
+            "--cluster-api-regions",
+            "--capabilities",
+            "embedded",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .args([
+            "--tls-cert",
+            &path(certs::CERT_FILE),
+            "--tls-key",
+            &path(certs::KEY_FILE),
+        ])
+        .args(["--region", "us-east-1"])
+        .env("KUBECONFIG", &api.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let _registered = api.register_webhooks(
+        "manifests/overlays/cluster-api",
+        &format!("https://127.0.0.1:{port}"),
+        &generated.ca_pem,
+    );
+    let object = |fixture_name: &str, name: &str| {
+        let mut object = fixture(fixture_name)["request"]["object"].clone();
+        object["metadata"]["namespace"] = ns.into();
+        object["metadata"]["name"] = name.into();
+        object.as_object_mut().unwrap().remove("status");
+        object
+    };
+
+    // The AWSMachine on m5.2xlarge: refused in us-east-2 once the region is known
+    // (before that, the webhook checks in us-east-1 and says so in a warning).
+    let machine = object("awsmachine-create-efa-m5.json", "efa-m5");
+    let refusal = common::eventually_some("the AWSMachine refused in us-east-2", async || {
+        let output = api.kubectl_output(&["create", "--dry-run=server", "-f", "-"], &machine);
+        let printed = apiserver::printed(&output);
+        printed.contains("in us-east-2;").then_some(printed)
+    })
+    .await;
+    assert!(
+        refusal.contains(r#"admission webhook "validate.machines.machine-efa-webhook.io" denied the request: spec.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-2; EFA-capable types offered in us-east-2, closest first: "#),
+        "{refusal}"
+    );
+
+    // The template on hpc6a.48xlarge (offered in us-east-2, not us-east-1): stored, the
+    // alias in CAPA's spelling, advice only.
+    let template = object("awsmachinetemplate-create-efa-hpc6a.json", "md-efa");
+    let created = api.kubectl_output(&["create", "-f", "-"], &template);
+    let said = apiserver::printed(&created);
+    assert!(created.status.success(), "{said}");
+    assert!(
+        said.contains(r#"Warning: EFA on "hpc6a.48xlarge" needs a security group"#)
+            && !said.contains("not offered"),
+        "{said}"
+    );
+    let stored = api.get("awsmachinetemplate", ns, "md-efa");
+    assert_eq!(
+        stored["spec"]["template"]["spec"]["networkInterfaceType"],
+        "efa"
+    );
+
+    // A template on a type without EFA: refused on CREATE.
+    let mut bad = object("awsmachinetemplate-create-efa-hpc6a.json", "md-efa-m5");
+    bad["spec"]["template"]["spec"]["instanceType"] = "m5.2xlarge".into();
+    let refused = api.kubectl_output(&["create", "-f", "-"], &bad);
+    let said = apiserver::printed(&refused);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains(r#"spec.template.spec.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-2"#),
+        "{said}"
+    );
 }

@@ -15,7 +15,7 @@ use machine_efa_webhook::cli::certs::Authority;
 use serde_json::{Value, json};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -273,6 +273,24 @@ impl ApiServer {
         name
     }
 
+    /// kubectl as cluster admin with `input` (JSON) on its stdin, whatever its exit.
+    pub fn kubectl_output(&self, args: &[&str], input: &Value) -> Output {
+        let input = if input.is_null() {
+            String::new()
+        } else {
+            input.to_string()
+        };
+        output_with_input(self.kubectl().args(args), &input)
+    }
+
+    /// The stored object, as `kubectl get -o json` prints it.
+    pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Value {
+        let args = ["get", kind, name, "-n", namespace, "-o", "json"];
+        let output = self.kubectl_output(&args, &Value::Null);
+        assert!(output.status.success(), "{}", printed(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
     /// Applies every document of `yaml` with kubectl (server-side).
     pub fn apply_yaml(&self, yaml: &str) {
         let mut apply = self.kubectl();
@@ -361,6 +379,15 @@ fn kubeconfig_yaml(url: &str, ca_pem: &str, token: &str) -> String {
 
 fn log_file(dir: &Path, name: &str) -> std::fs::File {
     std::fs::File::create(dir.join(name)).unwrap()
+}
+
+/// What a command printed: stdout, then stderr.
+pub fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// Runs `command`, panicking with its output when it fails; returns its stdout.
