@@ -24,6 +24,7 @@
 
 mod fake_api;
 mod objects;
+mod on_the_apiserver;
 mod output;
 mod reports;
 mod scale;

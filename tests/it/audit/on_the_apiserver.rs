@@ -1,0 +1,261 @@
+//! `audit` and `audit --report` against the real API server, run as the audit CronJob's
+//! ServiceAccount with a token the API server issued and the RBAC the
+//! `audit-cronjob` component grants (applied as rendered): lists paged by the API
+//! server itself, PolicyReports written into the stand-in `wgpolicyk8s.io/v1alpha2`
+//! CRD, replaced on the next run and deleted when clean; and a kind the
+//! ServiceAccount may not list (exit 2, the other kinds still audited).
+
+use crate::audit::objects::{M5_MACHINESET_FINDING, PROVIDER, audit_fixture, set, worker_machine};
+use crate::common::apiserver::{self, ApiServer, printed, writing_machines};
+use crate::common::{fixture, yaml_documents};
+use serde_json::Value;
+use std::process::Output;
+
+const SERVICE_ACCOUNT: &str = "machine-efa-webhook-audit";
+const OVERLAY_NAMESPACE: &str = "machine-efa-webhook";
+
+/// The `audit-cronjob` component's ServiceAccount and RBAC (its files as written),
+/// applied; with `rename` = (suffix, resource), a copy under other names with
+/// `resource` taken out of its ClusterRole. Returns the account's namespace and name.
+fn apply_audit_rbac(api: &ApiServer, rename: Option<(&str, &str)>) -> (String, String) {
+    let component =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/components/audit-cronjob");
+    let mut objects: Vec<Value> = ["serviceaccount.yaml", "rbac.yaml"]
+        .iter()
+        .flat_map(|file| yaml_documents(&std::fs::read_to_string(component.join(file)).unwrap()))
+        .collect();
+    let namespace = OVERLAY_NAMESPACE.to_owned();
+    let mut account = SERVICE_ACCOUNT.to_owned();
+    if let Some((suffix, drop_resource)) = rename {
+        account = format!("{SERVICE_ACCOUNT}-{suffix}");
+        for object in &mut objects {
+            let name = format!("{}-{suffix}", object["metadata"]["name"].as_str().unwrap());
+            object["metadata"]["name"] = name.clone().into();
+            match object["kind"].as_str().unwrap() {
+                "ClusterRole" => {
+                    for rule in object["rules"].as_array_mut().unwrap() {
+                        let resources = rule["resources"].as_array_mut().unwrap();
+                        resources.retain(|r| r != drop_resource);
+                    }
+                }
+                "ClusterRoleBinding" => {
+                    object["roleRef"]["name"] =
+                        format!("machine-efa-webhook-audit-reports-{suffix}").into();
+                    object["subjects"][0]["name"] = account.clone().into();
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(objects[0]["metadata"]["namespace"], OVERLAY_NAMESPACE);
+    let namespace_object = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    let stream: Vec<String> = std::iter::once(&namespace_object)
+        .chain(&objects)
+        .map(Value::to_string)
+        .collect();
+    api.apply_yaml(&stream.join("\n---\n"));
+    (namespace, account)
+}
+
+/// A stored object made ready for a CREATE in `namespace`; without finalizers, which no
+/// controller here would remove.
+fn for_create(mut object: Value, namespace: &str) -> Value {
+    let metadata = object["metadata"].as_object_mut().unwrap();
+    for system in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "generation",
+        "managedFields",
+        "finalizers",
+        "ownerReferences",
+    ] {
+        metadata.remove(system);
+    }
+    metadata.insert("namespace".into(), namespace.into());
+    object.as_object_mut().unwrap().remove("status");
+    object
+}
+
+fn create(api: &ApiServer, objects: &[Value]) {
+    let stream: Vec<String> = objects.iter().map(Value::to_string).collect();
+    let mut command = api.kubectl();
+    command.args(["create", "-f", "-"]);
+    apiserver::run_with_input(&mut command, &stream.join("\n"));
+}
+
+fn audit(kubeconfig: &std::path::Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_machine-efa-webhook"))
+        .args([
+            "audit",
+            "--region",
+            "us-east-1",
+            "--capabilities",
+            "embedded",
+        ])
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn findings(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("Warning: ") && !l.starts_with("audited "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Seven worker Machines of which three have EFA on m5.2xlarge, and the MachineSet with
+/// EFA on m5.2xlarge: with pages of two, the Machines take four list requests.
+fn seed(api: &ApiServer, namespace: &str) -> (Vec<String>, String) {
+    let template = audit_fixture("machine-worker-running.json");
+    let machines: Vec<Value> = (0..7)
+        .map(|n| for_create(worker_machine(&template, n, Some(3)), namespace))
+        .collect();
+    let bad: Vec<String> = machines
+        .iter()
+        .filter(|m| m.pointer(&format!("{PROVIDER}/instanceType")) == Some(&"m5.2xlarge".into()))
+        .map(|m| m["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bad.len(), 3);
+    let mut machineset = for_create(
+        fixture("machineset-create-efa-m5.json")["request"]["object"].clone(),
+        namespace,
+    );
+    set(&mut machineset, "/metadata/name", "efa-m5".into());
+    create(api, &machines);
+    create(api, &[machineset]);
+    (bad, "efa-m5".into())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_pages_through_the_api_server_and_keeps_policy_reports_as_the_cronjobs_account() {
+    let _no_admission = writing_machines().await;
+    let api = apiserver::shared();
+    let (account_namespace, account) = apply_audit_rbac(api, None);
+    let token = api
+        .service_account_token(&account_namespace, &account)
+        .await;
+    let kubeconfig = api.kubeconfig_for("audit-cronjob", &token);
+    let namespace = api.namespace("audit").await;
+    let ns = namespace.as_str();
+    let (bad_machines, machineset) = seed(api, ns);
+
+    // Plain audit: every finding, across pages of two, exit 1.
+    let run = audit(&kubeconfig, &["--namespace", ns, "--page-size", "2"]);
+    assert_eq!(run.status.code(), Some(1), "{}", printed(&run));
+    let found = findings(&run);
+    assert_eq!(found.len(), 4, "{}", printed(&run));
+    assert!(
+        found.contains(&format!(
+            "{ns}/MachineSet/{machineset}: {M5_MACHINESET_FINDING}"
+        )),
+        "{}",
+        printed(&run)
+    );
+    for name in &bad_machines {
+        assert!(
+            found.iter().any(|f| f.starts_with(&format!("{ns}/Machine/{name}: spec.providerSpec.value.instanceType: Invalid value: \"m5.2xlarge\""))),
+            "{name}\n{}",
+            printed(&run)
+        );
+    }
+    assert!(
+        printed(&run).contains("audited 8 objects"),
+        "{}",
+        printed(&run)
+    );
+
+    // --report: one PolicyReport in the namespace, as the account's RBAC allows.
+    let report = |expect: &str| {
+        let run = audit(
+            &kubeconfig,
+            &["--namespace", ns, "--page-size", "2", "--report"],
+        );
+        assert_eq!(run.status.code(), Some(0), "{}", printed(&run));
+        assert_eq!(
+            String::from_utf8_lossy(&run.stderr),
+            expect,
+            "{}",
+            printed(&run)
+        );
+    };
+    let stored_results = || {
+        let report = api.get("policyreport", ns, "machine-efa-webhook");
+        assert_eq!(
+            report["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "machine-efa-webhook"
+        );
+        let results = report["results"].as_array().unwrap().clone();
+        assert_eq!(report["summary"]["fail"], results.len(), "{report}");
+        results
+    };
+    report("policy reports: 1 created, 0 updated, 0 deleted\n");
+    assert_eq!(stored_results().len(), 4);
+
+    // One bad Machine fixed by deleting it: the report is replaced.
+    apiserver::run(
+        api.kubectl()
+            .args(["delete", "machine", &bad_machines[0], "-n", ns]),
+    );
+    report("policy reports: 0 created, 1 updated, 0 deleted\n");
+    let results = stored_results();
+    assert_eq!(results.len(), 3);
+    assert!(
+        !results
+            .iter()
+            .any(|r| r.to_string().contains(&bad_machines[0]))
+    );
+
+    // All clean: ours is deleted.
+    for name in &bad_machines[1..] {
+        apiserver::run(api.kubectl().args(["delete", "machine", name, "-n", ns]));
+    }
+    apiserver::run(
+        api.kubectl()
+            .args(["delete", "machineset", &machineset, "-n", ns]),
+    );
+    report("policy reports: 0 created, 0 updated, 1 deleted\n");
+    let gone = api.kubectl_output(
+        &["get", "policyreport", "machine-efa-webhook", "-n", ns],
+        &Value::Null,
+    );
+    assert!(!gone.status.success(), "{}", printed(&gone));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kind_the_account_may_not_list_exits_2_and_the_rest_is_audited() {
+    let _no_admission = writing_machines().await;
+    let api = apiserver::shared();
+    let (account_namespace, account) =
+        apply_audit_rbac(api, Some(("no-templates", "awsmachinetemplates")));
+    let token = api
+        .service_account_token(&account_namespace, &account)
+        .await;
+    let kubeconfig = api.kubeconfig_for("audit-no-templates", &token);
+    let namespace = api.namespace("audit-forbidden").await;
+    let ns = namespace.as_str();
+    let (_, machineset) = seed(api, ns);
+
+    let run = audit(&kubeconfig, &["--namespace", ns]);
+    let said = printed(&run);
+    assert_eq!(run.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("awsmachinetemplates")
+            && said.contains("forbidden")
+            && said.contains(&format!(
+                "system:serviceaccount:{account_namespace}:{account}"
+            )),
+        "{said}"
+    );
+    assert!(
+        findings(&run)
+            .iter()
+            .any(|f| f.starts_with(&format!("{ns}/MachineSet/{machineset}: "))),
+        "{said}"
+    );
+}
