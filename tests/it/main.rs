@@ -17,5 +17,6 @@ mod faults;
 mod https;
 mod launch;
 mod load;
+mod manifests;
 mod properties;
 mod tls;
