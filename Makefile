@@ -58,7 +58,7 @@ apiserver: $(APISERVER_DIR)/.built
 $(APISERVER_DIR)/.built: $(APISERVER_SRC)
 	@command -v $(GO) >/dev/null || { echo "apiserver: Go 1.26 is needed to build the tests' kube-apiserver" >&2; exit 1; }
 	mkdir -p $(APISERVER_DIR)
-	cd tests/apiserver && GOTOOLCHAIN=local GOFLAGS=-mod=readonly $(GO) build -o $(CURDIR)/$(APISERVER_DIR)/ ./cmd/etcd ./cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+	cd tests/apiserver && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -o $(CURDIR)/$(APISERVER_DIR)/ ./cmd/etcd ./cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
 	touch $@
 
 $(VENV)/.installed:
