@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Builds of the webhook under the same load, with the ceiling server, taking turns.
 
-    python3 bench/ab.py [--rounds N] [--seconds S] [--body FILE] BINARY [BINARY ...]
+    python3 bench/ab.py [--rounds N] [--seconds S] [--body FILE] [--against REV ...] [BINARY ...]
+
+`--against REV` builds the release binary of commit REV (a git worktree under
+target/ab/, built with its own target directory, target/ab/target, so deps are reused
+from one comparison to the next) and loads it in the same rounds as the BINARYs: a
+change is compared with a named earlier commit in one run.
 
 Each round starts the ceiling (target/release/examples/ceiling) and then each binary, on
 127.0.0.1, loads each with h2load over HTTP/2 at the floor's point (4 connections x 32
@@ -16,6 +21,7 @@ first: cargo build --release --example ceiling.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -33,8 +39,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--body", type=Path, default=run.FIXTURE)
-    ap.add_argument("binaries", nargs="+", type=Path)
+    ap.add_argument("--against", action="append", default=[], metavar="REV",
+                    help="also load the release build of this commit")
+    ap.add_argument("binaries", nargs="*", type=Path)
     args = ap.parse_args()
+    args.binaries = [build_commit(rev) for rev in args.against] + args.binaries
+    if not args.binaries:
+        ap.error("name a BINARY or --against REV")
     (run.TARGET / "bench").mkdir(parents=True, exist_ok=True)
     figures: dict[str, list[tuple[float, float]]] = {str(b): [] for b in args.binaries}
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,6 +67,25 @@ def main() -> None:
         print(f"  {binary}: {statistics.median(ratios):.3f} x the ceiling's throughput "
               f"({ratios[0]:.3f} to {ratios[-1]:.3f}), "
               f"{statistics.median(c for _, c in rows):+.1f} µs of CPU per request over the ceiling's")
+
+
+def build_commit(rev: str) -> Path:
+    """The release binary of commit `rev`, built in a worktree of its own."""
+    commit = subprocess.run(["git", "rev-parse", "--short", rev], cwd=run.ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    base = run.TARGET / "ab"
+    binary = base / f"machine-efa-webhook-{commit}"
+    if binary.exists():
+        return binary
+    tree = base / f"tree-{commit}"
+    if not tree.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=run.ROOT, check=True)
+    print(f"building {rev} ({commit}) in {tree}", flush=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "machine-efa-webhook"], cwd=tree,
+                   env={**os.environ, "CARGO_TARGET_DIR": str(base / "target")}, check=True)
+    (base / "target" / "release" / "machine-efa-webhook").replace(binary)
+    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=run.ROOT, check=True)
+    return binary
 
 
 def measure(server: run.Server, args: argparse.Namespace) -> tuple[float, float]:

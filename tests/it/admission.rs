@@ -81,17 +81,11 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
     let api = apiserver::shared();
     let namespace = api.namespace("admission").await;
     let ns = namespace.as_str();
-    // Stored before the webhook exists: an old object the webhook would refuse now.
-    let legacy = object("machineset-create-efa-m5.json", ns, "legacy-efa-m5");
-    let created = api.kubectl_output(&["create", "-f", "-"], &legacy);
-    assert!(created.status.success(), "{}", printed(&created));
-
     let _webhook = Webhook::register(api, ns).await;
 
     // No networkInterfaceType: stored with ENA, every other field as sent.
     let sent = object("machineset-create-default.json", ns, "general");
-    let created = api.kubectl_output(&["create", "-f", "-"], &sent);
-    assert!(created.status.success(), "{}", printed(&created));
+    api.create(&sent);
     let stored = api.get("machineset", ns, "general");
     let value = provider_value(&stored);
     assert_eq!(value["networkInterfaceType"], "ENA");
@@ -104,12 +98,10 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
 
     // The alias: stored as EFA, and kubectl prints the webhook's warning.
     let alias = object("machineset-create-alias.json", ns, "efa-p4d");
-    let created = api.kubectl_output(&["create", "-f", "-"], &alias);
-    let stderr = printed(&created);
-    assert!(created.status.success(), "{stderr}");
+    let said = api.create(&alias);
     assert!(
-        stderr.contains(r#"Warning: spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was normalised to the canonical "EFA""#),
-        "{stderr}"
+        said.contains(r#"Warning: spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was normalised to the canonical "EFA""#),
+        "{said}"
     );
     assert_eq!(
         provider_value(&api.get("machineset", ns, "efa-p4d"))["networkInterfaceType"],
@@ -149,8 +141,7 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
 
     // Another provider: stored exactly as sent, no field added.
     let gcp = object("machineset-create-gcp.json", ns, "gcp");
-    let created = api.kubectl_output(&["create", "-f", "-"], &gcp);
-    assert!(created.status.success(), "{}", printed(&created));
+    api.create(&gcp);
     assert_eq!(
         provider_value(&api.get("machineset", ns, "gcp")),
         provider_value(&gcp)
@@ -165,8 +156,7 @@ async fn an_old_bad_machineset_is_labelled_scaled_and_deleted_but_not_moved_to_a
     let namespace = api.namespace("ratchet").await;
     let ns = namespace.as_str();
     let legacy = object("machineset-create-efa-m5.json", ns, "legacy");
-    let created = api.kubectl_output(&["create", "-f", "-"], &legacy);
-    assert!(created.status.success(), "{}", printed(&created));
+    api.create(&legacy);
     let _webhook = Webhook::register(api, ns).await;
 
     let ok = |args: &[&str]| {
@@ -232,5 +222,100 @@ async fn with_the_webhook_down_failure_policy_ignore_admits_and_audit_reports_it
     assert!(
         stdout.contains(&format!("{ns}/MachineSet/efa-m5: {M5_DENIAL}")),
         "{stdout}"
+    );
+}
+
+/// The review the API server sends for `kubectl create` of the EFA-on-m5 MachineSet,
+/// as it sends it (compact, managedFields set before admission), is
+/// `tests/fixtures/machineset-create-efa-m5-apiserver.json`, which `make bench` loads:
+/// captured here by a webhook that records what it is sent, with only the values that
+/// differ per run (uids, timestamps) fixed. `UPDATE_FIXTURES=1` writes it anew.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_benchs_review_is_the_one_the_api_server_sends() {
+    use axum::body::Bytes;
+    use std::sync::{Arc, Mutex};
+    let _registrations = registering_admission().await;
+    let api = apiserver::shared();
+    api.apply_yaml(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openshift-machine-api"}}"#);
+
+    let recorded: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+    let record = recorded.clone();
+    let allow = |review: Value| {
+        axum::Json(
+            serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "response": {"uid": review["request"]["uid"], "allowed": true}}),
+        )
+    };
+    let app = axum::Router::new()
+        .route(
+            "/mutate",
+            axum::routing::post(move |body: Bytes| async move {
+                allow(serde_json::from_slice(&body).unwrap())
+            }),
+        )
+        .route(
+            "/validate",
+            axum::routing::post(move |body: Bytes| async move {
+                let review = serde_json::from_slice(&body).unwrap();
+                record.lock().unwrap().push(body);
+                allow(review)
+            }),
+        );
+    let recorder = TestServer::start_app(app).await;
+    let base_url = format!("https://127.0.0.1:{}", recorder.addr.port());
+    let _registered = api.register_webhooks(OVERLAY, &base_url, &recorder.ca_pem);
+
+    let machineset = fixture("machineset-create-efa-m5.json")["request"]["object"].clone();
+    let name = machineset["metadata"]["name"].as_str().unwrap().to_owned();
+    let sent = crate::common::eventually_some("the API server calls the recorder", async || {
+        api.create(&machineset);
+        api.kubectl_output(
+            &["delete", "machineset", &name, "-n", "openshift-machine-api"],
+            &Value::Null,
+        );
+        let bodies = recorded.lock().unwrap();
+        bodies.last().cloned()
+    })
+    .await;
+    recorder.stop().await;
+
+    // Fixed: the values that differ per run.
+    let review: Value = serde_json::from_slice(&sent).unwrap();
+    let mut text = String::from_utf8(sent.to_vec()).unwrap();
+    let request = &review["request"];
+    let object = &request["object"];
+    let volatile = [
+        (
+            request["uid"].as_str(),
+            "0f5c2b8e-3d7a-4e19-b6c4-8a2d9e1f7c30",
+        ),
+        (
+            object["metadata"]["uid"].as_str(),
+            "a4e7d1c2-9b3f-4c8a-8e5d-2f6b1a9c7e43",
+        ),
+        (
+            object["metadata"]["creationTimestamp"].as_str(),
+            "2026-12-08T09:14:27Z",
+        ),
+        (
+            object["metadata"]["managedFields"][0]["time"].as_str(),
+            "2026-12-08T09:14:27Z",
+        ),
+    ];
+    for (value, fixed) in volatile {
+        if let Some(value) = value {
+            text = text.replace(&format!("\"{value}\""), &format!("\"{fixed}\""));
+        }
+    }
+    assert!(object["metadata"]["managedFields"].is_array(), "{text}");
+    let path = crate::common::fixture_path("machineset-create-efa-m5-apiserver.json");
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} differs from what the API server sends; run with UPDATE_FIXTURES=1 to write it:\n{text}",
+        path.display()
     );
 }

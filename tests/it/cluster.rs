@@ -51,13 +51,7 @@ async fn reads_the_aws_region_of_an_openshift_cluster_and_nothing_elsewhere() {
     // A ServiceAccount with no role: the API server's RBAC refuses, and that is an
     // error, not "no region".
     let namespace = server.namespace("no-rbac").await;
-    apiserver::run(
-        server
-            .kubectl()
-            .args(["create", "serviceaccount", "nobody", "-n", &namespace]),
-    );
-    let token = server.service_account_token(&namespace, "nobody").await;
-    let nobody = apiserver::client_from(&server.kubeconfig_for("nobody", &token)).await;
+    let nobody = server.client_without_roles(&namespace).await;
     let err = infrastructure_region(nobody).await.unwrap_err();
     assert!(
         err.to_string().contains("forbidden")

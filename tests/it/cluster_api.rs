@@ -126,12 +126,7 @@ async fn the_region_comes_from_the_labelled_or_the_same_named_awscluster() {
     assert_eq!(region("ghost").await.unwrap(), None);
 
     // A ServiceAccount without the overlay's role is refused by RBAC: an error, not "no region".
-    apiserver::run(
-        api.kubectl()
-            .args(["create", "serviceaccount", "nobody", "-n", &namespace]),
-    );
-    let token = api.service_account_token(&namespace, "nobody").await;
-    let nobody = apiserver::client_from(&api.kubeconfig_for("capa-nobody", &token)).await;
+    let nobody = api.client_without_roles(&namespace).await;
     let refused = aws_cluster_region(nobody, &namespace, "capi-prod")
         .await
         .unwrap_err();
@@ -354,9 +349,7 @@ async fn serve_with_cluster_api_regions_checks_templates_and_machines_in_their_r
     // The template on hpc6a.48xlarge (offered in us-east-2, not us-east-1): stored, the
     // alias in CAPA's spelling, advice only.
     let template = object("awsmachinetemplate-create-efa-hpc6a.json", "md-efa");
-    let created = api.kubectl_output(&["create", "-f", "-"], &template);
-    let said = apiserver::printed(&created);
-    assert!(created.status.success(), "{said}");
+    let said = api.create(&template);
     assert!(
         said.contains(r#"Warning: EFA on "hpc6a.48xlarge" needs a security group"#)
             && !said.contains("not offered"),

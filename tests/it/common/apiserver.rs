@@ -259,6 +259,15 @@ impl ApiServer {
         answer.status.unwrap().token.unwrap()
     }
 
+    /// A client as ServiceAccount `nobody`, made in `namespace`, which no role is bound to.
+    pub async fn client_without_roles(&self, namespace: &str) -> kube::Client {
+        run(self
+            .kubectl()
+            .args(["create", "serviceaccount", "nobody", "-n", namespace]));
+        let token = self.service_account_token(namespace, "nobody").await;
+        client_from(&self.kubeconfig_for(&format!("{namespace}-nobody"), &token)).await
+    }
+
     /// A new namespace of this test's own: `prefix-N`.
     pub async fn namespace(&self, prefix: &str) -> String {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -281,6 +290,14 @@ impl ApiServer {
             input.to_string()
         };
         output_with_input(self.kubectl().args(args), &input)
+    }
+
+    /// `kubectl create` of `object`, which must succeed; returns what kubectl printed
+    /// (warnings included).
+    pub fn create(&self, object: &Value) -> String {
+        let output = self.kubectl_output(&["create", "-f", "-"], object);
+        assert!(output.status.success(), "{}", printed(&output));
+        printed(&output)
     }
 
     /// The stored object, as `kubectl get -o json` prints it.

@@ -53,6 +53,19 @@ impl TestServer {
 
     /// The server for `state`, with a fresh CA and serving certificate.
     pub async fn start_state(state: server::AppState) -> Self {
+        let state = Arc::new(state);
+        Self::start_app_with_state(server::router(state.clone()), state).await
+    }
+
+    /// `app` rather than the webhook's routes, over HTTPS with a fresh CA and serving
+    /// certificate (`state` is then the webhook's, unused).
+    pub async fn start_app(app: axum::Router) -> Self {
+        let state =
+            server::AppState::new(Webhook::new(policy(), embedded_store()), Default::default());
+        Self::start_app_with_state(app, Arc::new(state)).await
+    }
+
+    async fn start_app_with_state(app: axum::Router, state: Arc<server::AppState>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let generated =
             certs::generate(&["localhost".into()], &["127.0.0.1".parse().unwrap()], 1).unwrap();
@@ -67,7 +80,7 @@ impl TestServer {
             shutdown_grace: Duration::from_secs(5),
             ..server::Limits::default()
         };
-        Self::serve(state, tls, generated.ca_pem, dir, limits).await
+        Self::serve(state, app, tls, generated.ca_pem, dir, limits).await
     }
 
     /// The server with the given TLS configuration; `dir` lives as long as the server.
@@ -94,12 +107,24 @@ impl TestServer {
         dir: tempfile::TempDir,
         limits: server::Limits,
     ) -> Self {
-        let state = server::AppState::new(Webhook::new(policy, store), Default::default());
-        Self::serve(state, tls, ca_pem, dir, limits).await
+        let state = Arc::new(server::AppState::new(
+            Webhook::new(policy, store),
+            Default::default(),
+        ));
+        Self::serve(
+            state.clone(),
+            server::router(state),
+            tls,
+            ca_pem,
+            dir,
+            limits,
+        )
+        .await
     }
 
     async fn serve(
-        state: server::AppState,
+        state: Arc<server::AppState>,
+        app: axum::Router,
         tls: Arc<rustls::ServerConfig>,
         ca_pem: String,
         dir: tempfile::TempDir,
@@ -107,8 +132,6 @@ impl TestServer {
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(state);
-        let app = server::router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(
             listener,
