@@ -29,7 +29,6 @@ pub(crate) struct Recorded {
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) query: BTreeMap<String, String>,
-    pub(crate) body: Option<Value>,
 }
 
 impl Recorded {
@@ -73,7 +72,6 @@ async fn answer(
             method: method.clone(),
             path: path.clone(),
             query: query.clone(),
-            body: body.clone(),
         });
         match &cluster.hold {
             Some(hold) if method == Method::GET && path.ends_with(&format!("/{}", hold.plural)) => {

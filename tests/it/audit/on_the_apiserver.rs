@@ -2,8 +2,9 @@
 //! ServiceAccount with a token the API server issued and the RBAC the
 //! `audit-cronjob` component grants (applied as rendered): lists paged by the API
 //! server itself, PolicyReports written into the stand-in `wgpolicyk8s.io/v1alpha2`
-//! CRD, replaced on the next run and deleted when clean; and a kind the
-//! ServiceAccount may not list (exit 2, the other kinds still audited).
+//! CRD, replaced on the next run and deleted when clean, Kyverno's left alone; a kind
+//! the ServiceAccount may not list (exit 2, the other kinds still audited); and Cluster
+//! API objects judged in their AWSCluster's region.
 
 use crate::audit::objects::{M5_MACHINESET_FINDING, PROVIDER, audit_fixture, set, worker_machine};
 use crate::common::apiserver::{self, ApiServer, printed, writing_machines};
@@ -194,8 +195,46 @@ async fn audit_pages_through_the_api_server_and_keeps_policy_reports_as_the_cron
         assert_eq!(report["summary"]["fail"], results.len(), "{report}");
         results
     };
+    // Kyverno's report in the same namespace is not ours: never touched.
+    let kyverno = for_create(audit_fixture("policyreport-kyverno.json"), ns);
+    create(api, std::slice::from_ref(&kyverno));
+    let kyverno_name = kyverno["metadata"]["name"].as_str().unwrap().to_owned();
+    let kyverno_version =
+        api.get("policyreport", ns, &kyverno_name)["metadata"]["resourceVersion"].clone();
+
     report("policy reports: 1 created, 0 updated, 0 deleted\n");
-    assert_eq!(stored_results().len(), 4);
+    let results = stored_results();
+    assert_eq!(results.len(), 4);
+    let ours = api.get("policyreport", ns, "machine-efa-webhook");
+    // Eight objects audited, four with a finding each.
+    assert_eq!(
+        ours["summary"],
+        serde_json::json!({"pass": 4, "fail": 4, "warn": 0, "error": 0, "skip": 0})
+    );
+    let m5 = results
+        .iter()
+        .find(|r| r["resources"][0]["kind"] == "MachineSet")
+        .unwrap();
+    assert_eq!(
+        (&m5["policy"], &m5["rule"], &m5["result"], &m5["source"]),
+        (
+            &"machine-efa-webhook".into(),
+            &"efa-instance-type".into(),
+            &"fail".into(),
+            &"machine-efa-webhook".into()
+        )
+    );
+    // The finding without the alternatives: a report restates, the audit advises.
+    assert_eq!(
+        m5["message"],
+        r#"spec.template.spec.providerSpec.value.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-1"#
+    );
+    let stored_set = api.get("machineset", ns, &machineset);
+    assert_eq!(
+        m5["resources"],
+        serde_json::json!([{"apiVersion": "machine.openshift.io/v1beta1", "kind": "MachineSet",
+        "namespace": ns, "name": machineset, "uid": stored_set["metadata"]["uid"]}])
+    );
 
     // One bad Machine fixed by deleting it: the report is replaced.
     apiserver::run(
@@ -220,6 +259,11 @@ async fn audit_pages_through_the_api_server_and_keeps_policy_reports_as_the_cron
             .args(["delete", "machineset", &machineset, "-n", ns]),
     );
     report("policy reports: 0 created, 0 updated, 1 deleted\n");
+    assert_eq!(
+        api.get("policyreport", ns, &kyverno_name)["metadata"]["resourceVersion"],
+        kyverno_version,
+        "not ours: never touched"
+    );
     let gone = api.kubectl_output(
         &["get", "policyreport", "machine-efa-webhook", "-n", ns],
         &Value::Null,
@@ -244,6 +288,28 @@ async fn a_kind_the_account_may_not_list_exits_2_and_the_rest_is_audited() {
     let run = audit(&kubeconfig, &["--namespace", ns]);
     let said = printed(&run);
     assert_eq!(run.status.code(), Some(2), "{said}");
+    let errors: Vec<&str> = said.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{said}");
+    assert!(
+        errors[0]
+            .starts_with("error: listing awsmachinetemplates.infrastructure.cluster.x-k8s.io: ")
+            && errors[0].contains(r#"cannot list resource "awsmachinetemplates""#),
+        "{said}"
+    );
+    assert!(
+        said.lines().any(|l| l
+            .starts_with("audited 8 objects (7 Machine, 1 MachineSet): 4 with findings")
+            && l.ends_with("; 1 unreadable")),
+        "{said}"
+    );
+    let json_run = audit(&kubeconfig, &["--namespace", ns, "-o", "json"]);
+    assert_eq!(json_run.status.code(), Some(2), "{}", printed(&json_run));
+    let report: Value = serde_json::from_slice(&json_run.stdout).unwrap();
+    assert_eq!(report["summary"]["unreadable"], 1);
+    assert_eq!(
+        report["unreadable"][0]["resource"],
+        "awsmachinetemplates.infrastructure.cluster.x-k8s.io"
+    );
     assert!(
         said.contains("awsmachinetemplates")
             && said.contains("forbidden")
@@ -258,4 +324,45 @@ async fn a_kind_the_account_may_not_list_exits_2_and_the_rest_is_audited() {
             .any(|f| f.starts_with(&format!("{ns}/MachineSet/{machineset}: "))),
         "{said}"
     );
+}
+
+/// A Cluster API object is judged in its AWSCluster's region, read through the API
+/// server; without the AWSCluster, in the default region, and the audit says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn cluster_api_objects_are_judged_in_their_awsclusters_region() {
+    let _no_admission = writing_machines().await;
+    let api = apiserver::shared();
+    let namespace = api.namespace("audit-capa").await;
+    let ns = namespace.as_str();
+    let object = |name: &str| for_create(fixture(name)["request"]["object"].clone(), ns);
+    create(
+        api,
+        &[
+            for_create(audit_fixture("awscluster-capi-prod.json"), ns),
+            object("awsmachine-create-efa-m5.json"),
+            object("awsmachinetemplate-create-efa-hpc6a.json"),
+        ],
+    );
+    // hpc6a.48xlarge has EFA and is offered in us-east-2, not us-east-1: with
+    // `--unknown-instance-type deny` the region decides whether it is a finding.
+    let args = ["--namespace", ns, "--unknown-instance-type", "deny"];
+    let run = audit(&api.kubeconfig, &args);
+    assert_eq!(run.status.code(), Some(1), "{}", printed(&run));
+    let found = findings(&run);
+    assert_eq!(found.len(), 1, "only the m5 AWSMachine\n{}", printed(&run));
+    assert!(found[0].starts_with(&format!(r#"{ns}/AWSMachine/capi-prod-md-efa-7d9f8c6b5-x2vqk: spec.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-2; "#)), "{}", printed(&run));
+
+    apiserver::run(
+        api.kubectl()
+            .args(["delete", "awscluster", "--all", "-n", ns]),
+    );
+    let run = audit(&api.kubeconfig, &args);
+    let said = printed(&run);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!(r#"{ns}/AWSMachineTemplate/capi-prod-md-efa: spec.template.spec.instanceType: Invalid value: "hpc6a.48xlarge": is not offered in us-east-1"#)), "{said}");
+    assert!(
+        said.contains("EFA interfaces are not supported on m5.2xlarge in us-east-1"),
+        "{said}"
+    );
+    assert!(said.contains(&format!(r#"Warning: {ns}/AWSMachineTemplate/capi-prod-md-efa: the region of cluster "capi-prod" (its AWSCluster's spec.region) is not known"#)), "{said}");
 }

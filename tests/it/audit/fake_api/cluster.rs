@@ -106,10 +106,6 @@ impl Cluster {
         object["metadata"]["resourceVersion"] = version.into();
     }
 
-    pub(crate) fn remove_all(&mut self, plural: &str) {
-        self.objects.remove(plural);
-    }
-
     /// The answer to one request.
     pub(super) fn respond(
         &mut self,
