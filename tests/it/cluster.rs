@@ -61,3 +61,26 @@ async fn reads_the_aws_region_of_an_openshift_cluster_and_nothing_elsewhere() {
         "{err}"
     );
 }
+
+/// An API server of a test's own stops on drop: the API server first, then etcd, both
+/// waited for; their ports are free again and the scratch directory is gone.
+#[test]
+fn an_api_server_stops_on_drop_and_leaves_nothing_behind() {
+    let server = apiserver::ApiServer::start();
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+    let dir = server.dir.clone();
+    let pids = server.pids();
+    assert_eq!(pids.len(), 2);
+    drop(server);
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} still there"
+        );
+    }
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "port {port} still held"
+    );
+    assert!(!dir.exists(), "{} still there", dir.display());
+}

@@ -356,6 +356,12 @@ impl ApiServer {
         }
     }
 
+    /// The process ids of the API server and etcd, while they run.
+    pub fn pids(&self) -> Vec<u32> {
+        let processes = self.processes.lock().unwrap();
+        processes.iter().map(|(_, child)| child.id()).collect()
+    }
+
     /// Stops the API server, then etcd, and waits for both.
     fn stop(&self) {
         let mut processes = self.processes.lock().unwrap();
