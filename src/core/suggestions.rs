@@ -24,12 +24,31 @@ const KEPT_RANKING: usize = 5;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Offered {
     places: Vec<usize>,
-    /// Per type of the table (by its number), its closest [`KEPT_RANKING`] here, ranked
-    /// the first time a denial asks: a ranking scans every EFA-capable type of the
-    /// region, 1.8 µs per denial under load (perf), and only changes with the table,
-    /// which builds a new index. Lock-free; 16 bytes a slot, inline, for some 30
-    /// regions x 1,400 types.
-    ranked: Vec<OnceLock<KeptRanking>>,
+    ranked: Rankings,
+}
+
+/// Per type of the table (by its number), its closest [`KEPT_RANKING`] in a region,
+/// ranked the first time a denial asks: a ranking scans every EFA-capable type of the
+/// region, 1.8 µs per denial under load (perf), and only changes with the table, which
+/// builds a new index. Lock-free; 16 bytes a slot, inline, for some 30 regions x 1,400
+/// types. A cache of what the index already says: two indexes are equal whatever their
+/// caches hold.
+#[derive(Clone, Default)]
+struct Rankings(Vec<OnceLock<KeptRanking>>);
+
+impl PartialEq for Rankings {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Rankings {}
+
+impl std::fmt::Debug for Rankings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.0.iter().filter(|slot| slot.get().is_some()).count();
+        write!(f, "Rankings({kept} of {} kept)", self.0.len())
+    }
 }
 
 /// Up to [`KEPT_RANKING`] places in `EfaIndex::types`, and how many there are.
@@ -114,6 +133,7 @@ impl EfaIndex {
                 }
             })
             .collect();
+        // Numbered in name order: the same table always makes the same index.
         let mut all: Vec<(&String, u32)> = instance_types
             .iter()
             .map(|(name, info)| (name, info.vcpus))
@@ -130,7 +150,7 @@ impl EfaIndex {
                 let places = (0..types.len())
                     .filter(|&place| offerings.offered.contains(&types[place].name))
                     .collect();
-                let ranked = (0..table_types.len()).map(|_| OnceLock::new()).collect();
+                let ranked = Rankings((0..table_types.len()).map(|_| OnceLock::new()).collect());
                 (region.clone(), Offered { places, ranked })
             })
             .collect();
@@ -159,15 +179,16 @@ impl EfaIndex {
         let name = |place: usize| self.types[place].name.as_str();
         // Kept for a type of the table asked about with its own vCPUs.
         match self.table_types.get(wanted) {
-            Some(&(number, vcpus)) if vcpus == wanted_vcpus && limit <= KEPT_RANKING => offered
-                .ranked[number]
-                .get_or_init(|| {
-                    KeptRanking::new(&self.rank(offered, wanted, wanted_vcpus, KEPT_RANKING))
-                })
-                .places()
-                .take(limit)
-                .map(name)
-                .collect(),
+            Some(&(number, vcpus)) if vcpus == wanted_vcpus && limit <= KEPT_RANKING => {
+                offered.ranked.0[number]
+                    .get_or_init(|| {
+                        KeptRanking::new(&self.rank(offered, wanted, wanted_vcpus, KEPT_RANKING))
+                    })
+                    .places()
+                    .take(limit)
+                    .map(name)
+                    .collect()
+            }
             _ => self
                 .rank(offered, wanted, wanted_vcpus, limit)
                 .into_iter()
@@ -288,23 +309,23 @@ mod tests {
                 },
             })
         };
-        let index = EfaIndex::new(
-            &types.into_iter().map(|(n, i)| (n.to_owned(), i)).collect(),
-            &HashMap::from([
-                (
-                    "us-east-1".to_owned(),
-                    offered(&[
-                        "m5.2xlarge",
-                        "m5n.24xlarge",
-                        "m5dn.24xlarge",
-                        "c5n.9xlarge",
-                        "c5n.18xlarge",
-                        "m7i.48xlarge",
-                    ]),
-                ),
-                ("us-east-2".to_owned(), offered(&["c5n.18xlarge"])),
-            ]),
-        );
+        let instance_types: HashMap<String, InstanceTypeInfo> =
+            types.into_iter().map(|(n, i)| (n.to_owned(), i)).collect();
+        let regions = HashMap::from([
+            (
+                "us-east-1".to_owned(),
+                offered(&[
+                    "m5.2xlarge",
+                    "m5n.24xlarge",
+                    "m5dn.24xlarge",
+                    "c5n.9xlarge",
+                    "c5n.18xlarge",
+                    "m7i.48xlarge",
+                ]),
+            ),
+            ("us-east-2".to_owned(), offered(&["c5n.18xlarge"])),
+        ]);
+        let index = EfaIndex::new(&instance_types, &regions);
         // Same series first (in name order), then the same letter, then the rest by
         // vCPU distance.
         assert_eq!(
@@ -327,6 +348,8 @@ mod tests {
             ["m5dn.24xlarge", "m5n.24xlarge"]
         );
         assert_eq!(index.alternatives("us-east-1", "m5.2xlarge", 8, 5).len(), 5);
+        // What it has kept is no part of what the index is.
+        assert_eq!(index, EfaIndex::new(&instance_types, &regions));
         // Another vCPU count than the table's is ranked afresh.
         assert_eq!(
             index.alternatives("us-east-1", "m5.2xlarge", 36, 4)[3],
