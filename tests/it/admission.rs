@@ -8,20 +8,12 @@
 //! that the webhook's tasks answer meanwhile.
 
 use crate::common::apiserver::{self, ApiServer, printed, registering_admission};
-use crate::common::{TestServer, embedded_store, fixture, policy};
+use crate::common::{TestServer, embedded_store, fixture, fixture_object, policy};
 use serde_json::Value;
 
 const OVERLAY: &str = "manifests/overlays/openshift";
 const VALIDATING: &str = "validate.machines.machine-efa-webhook.io";
 const M5_DENIAL: &str = r#"spec.template.spec.providerSpec.value.instanceType: Invalid value: "m5.2xlarge": EFA interfaces are not supported on m5.2xlarge in us-east-1; EFA-capable types offered in us-east-1, closest first: m5zn.12xlarge, m5zn.metal, m5dn.24xlarge, m5dn.metal, m5n.24xlarge"#;
-
-/// The object of a review fixture, named `name` in `namespace`.
-fn object(fixture_name: &str, namespace: &str, name: &str) -> Value {
-    let mut object = fixture(fixture_name)["request"]["object"].clone();
-    object["metadata"]["namespace"] = namespace.into();
-    object["metadata"]["name"] = name.into();
-    object
-}
 
 fn provider_value(object: &Value) -> &Value {
     object
@@ -30,9 +22,10 @@ fn provider_value(object: &Value) -> &Value {
         .unwrap()
 }
 
-/// The webhook serving and registered; both gone when dropped (registration first).
+/// The webhook serving and registered; both gone when dropped, the registration first
+/// (fields drop in order).
 struct Webhook<'a> {
-    registered: Option<apiserver::Registered<'a>>,
+    _registered: apiserver::Registered<'a>,
     server: Option<TestServer>,
 }
 
@@ -42,8 +35,8 @@ impl<'a> Webhook<'a> {
         let server = TestServer::start(policy(), embedded_store()).await;
         let base_url = format!("https://127.0.0.1:{}", server.addr.port());
         let registered = api.register_webhooks(OVERLAY, &base_url, &server.ca_pem);
-        let probe_default = object("machineset-create-default.json", namespace, "probe");
-        let probe_denied = object("machineset-create-efa-m5.json", namespace, "probe");
+        let probe_default = fixture_object("machineset-create-default.json", namespace, "probe");
+        let probe_denied = fixture_object("machineset-create-efa-m5.json", namespace, "probe");
         crate::common::eventually("the API server calls the registered webhooks", async || {
             let mutated = api.kubectl_output(
                 &["create", "--dry-run=server", "-o", "json", "-f", "-"],
@@ -58,7 +51,7 @@ impl<'a> Webhook<'a> {
         })
         .await;
         Webhook {
-            registered: Some(registered),
+            _registered: registered,
             server: Some(server),
         }
     }
@@ -66,12 +59,6 @@ impl<'a> Webhook<'a> {
     /// Stops serving; the configurations stay registered.
     async fn stop_serving(&mut self) {
         self.server.take().unwrap().stop().await;
-    }
-}
-
-impl Drop for Webhook<'_> {
-    fn drop(&mut self) {
-        drop(self.registered.take());
     }
 }
 
@@ -84,7 +71,7 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
     let _webhook = Webhook::register(api, ns).await;
 
     // No networkInterfaceType: stored with ENA, every other field as sent.
-    let sent = object("machineset-create-default.json", ns, "general");
+    let sent = fixture_object("machineset-create-default.json", ns, "general");
     api.create(&sent);
     let stored = api.get("machineset", ns, "general");
     let value = provider_value(&stored);
@@ -97,7 +84,7 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
     );
 
     // The alias: stored as EFA, and kubectl prints the webhook's warning.
-    let alias = object("machineset-create-alias.json", ns, "efa-p4d");
+    let alias = fixture_object("machineset-create-alias.json", ns, "efa-p4d");
     let said = api.create(&alias);
     assert!(
         said.contains(r#"Warning: spec.template.spec.providerSpec.value.networkInterfaceType: "efa" was normalised to the canonical "EFA""#),
@@ -110,7 +97,7 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
 
     // EFA on m5.2xlarge: refused with the field error and the suggestions, as kubectl
     // prints a webhook's denial; a server-side dry run is refused the same way.
-    let m5 = object("machineset-create-efa-m5.json", ns, "efa-m5");
+    let m5 = fixture_object("machineset-create-efa-m5.json", ns, "efa-m5");
     for dry_run in [false, true] {
         let args: &[&str] = if dry_run {
             &["create", "--dry-run=server", "-f", "-"]
@@ -131,7 +118,7 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
     assert!(!missing.status.success(), "nothing stored");
 
     // A Machine too, at its own path.
-    let machine = object("machine-create-efa-m5.json", ns, "efa-m5-machine");
+    let machine = fixture_object("machine-create-efa-m5.json", ns, "efa-m5-machine");
     let refused = api.kubectl_output(&["create", "-f", "-"], &machine);
     let stderr = printed(&refused);
     assert!(
@@ -140,7 +127,7 @@ async fn what_the_api_server_stores_what_kubectl_prints_and_what_it_refuses() {
     );
 
     // Another provider: stored exactly as sent, no field added.
-    let gcp = object("machineset-create-gcp.json", ns, "gcp");
+    let gcp = fixture_object("machineset-create-gcp.json", ns, "gcp");
     api.create(&gcp);
     assert_eq!(
         provider_value(&api.get("machineset", ns, "gcp")),
@@ -155,7 +142,7 @@ async fn an_old_bad_machineset_is_labelled_scaled_and_deleted_but_not_moved_to_a
     let api = apiserver::shared();
     let namespace = api.namespace("ratchet").await;
     let ns = namespace.as_str();
-    let legacy = object("machineset-create-efa-m5.json", ns, "legacy");
+    let legacy = fixture_object("machineset-create-efa-m5.json", ns, "legacy");
     api.create(&legacy);
     let _webhook = Webhook::register(api, ns).await;
 
@@ -200,7 +187,7 @@ async fn with_the_webhook_down_failure_policy_ignore_admits_and_audit_reports_it
     let mut webhook = Webhook::register(api, ns).await;
     webhook.stop_serving().await;
 
-    let m5 = object("machineset-create-efa-m5.json", ns, "efa-m5");
+    let m5 = fixture_object("machineset-create-efa-m5.json", ns, "efa-m5");
     let created = api.kubectl_output(&["create", "-f", "-"], &m5);
     assert!(
         created.status.success(),
@@ -236,7 +223,7 @@ async fn the_benchs_review_is_the_one_the_api_server_sends() {
     use std::sync::{Arc, Mutex};
     let _registrations = registering_admission().await;
     let api = apiserver::shared();
-    api.apply_yaml(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openshift-machine-api"}}"#);
+    api.ensure_namespaces(&["openshift-machine-api"]);
 
     let recorded: Arc<Mutex<Vec<Bytes>>> = Arc::default();
     let record = recorded.clone();

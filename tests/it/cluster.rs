@@ -9,14 +9,11 @@ use serde_json::json;
 #[tokio::test]
 async fn reads_the_aws_region_of_an_openshift_cluster_and_nothing_elsewhere() {
     let server = apiserver::shared();
-    server.apply_yaml(
-        &json!({
-            "apiVersion": "config.openshift.io/v1", "kind": "Infrastructure",
-            "metadata": {"name": "cluster"},
-            "spec": {"cloudConfig": {"name": ""}, "platformSpec": {"type": "AWS", "aws": {}}}
-        })
-        .to_string(),
-    );
+    server.apply(&[json!({
+        "apiVersion": "config.openshift.io/v1", "kind": "Infrastructure",
+        "metadata": {"name": "cluster"},
+        "spec": {"cloudConfig": {"name": ""}, "platformSpec": {"type": "AWS", "aws": {}}}
+    })]);
     let set_platform = |platform_status: serde_json::Value| {
         let status = json!({"status": {"infrastructureName": "prod-7x2kq", "platform": "AWS",
             "platformStatus": platform_status, "apiServerURL": "https://api.prod.example.com:6443",

@@ -92,20 +92,16 @@ async fn fake_api() -> FakeApi {
 /// `capi-prod` (us-east-2) in `namespace`, and `legacy`, unlabelled, named like its
 /// cluster (eu-west-1).
 fn create_aws_clusters(api: &ApiServer, namespace: &str) {
-    let mut labelled = aws_cluster(
+    let labelled = aws_cluster(
         "capi-prod-x9k2m",
         json!({"cluster.x-k8s.io/cluster-name": "capi-prod"}),
         "us-east-2",
     );
-    let mut legacy = aws_cluster("legacy", json!({}), "eu-west-1");
-    for cluster in [&mut labelled, &mut legacy] {
-        let metadata = cluster["metadata"].as_object_mut().unwrap();
-        metadata.remove("uid");
-        metadata.remove("resourceVersion");
-        metadata.insert("namespace".into(), namespace.into());
-        cluster.as_object_mut().unwrap().remove("status");
-    }
-    api.apply_yaml(&format!("{labelled}\n---\n{legacy}"));
+    let legacy = aws_cluster("legacy", json!({}), "eu-west-1");
+    api.apply(&[
+        apiserver::for_create(labelled, namespace),
+        apiserver::for_create(legacy, namespace),
+    ]);
 }
 
 #[tokio::test]
@@ -324,13 +320,7 @@ async fn serve_with_cluster_api_regions_checks_templates_and_machines_in_their_r
         &format!("https://127.0.0.1:{port}"),
         &generated.ca_pem,
     );
-    let object = |fixture_name: &str, name: &str| {
-        let mut object = fixture(fixture_name)["request"]["object"].clone();
-        object["metadata"]["namespace"] = ns.into();
-        object["metadata"]["name"] = name.into();
-        object.as_object_mut().unwrap().remove("status");
-        object
-    };
+    let object = |fixture_name: &str, name: &str| common::fixture_object(fixture_name, ns, name);
 
     // The AWSMachine on m5.2xlarge: refused in us-east-2 once the region is known
     // (before that, the webhook checks in us-east-1 and says so in a warning).

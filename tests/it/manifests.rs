@@ -69,23 +69,11 @@ fn dev_overlay(dir: &Path) -> PathBuf {
     root
 }
 
-/// The namespaces the objects go into, made for real: a server-side dry run of a
-/// namespaced object needs its namespace to exist.
-fn ensure_namespaces(api: &ApiServer, names: &[&str]) {
-    let stream: Vec<String> = names
-        .iter()
-        .map(|name| {
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).to_string()
-        })
-        .collect();
-    api.apply_yaml(&stream.join("\n---\n"));
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_overlay_and_component_is_accepted_by_the_api_server() {
     let api = apiserver::shared();
     api.install_crds(&["cert-manager.yaml", "openshift-credentials.yaml"]);
-    ensure_namespaces(api, &[NAMESPACE, "openshift-cloud-credential-operator"]);
+    api.ensure_namespaces(&[NAMESPACE, "openshift-cloud-credential-operator"]);
     let dir = scratch();
     let mut roots: Vec<PathBuf> = std::iter::once("base".to_owned())
         .chain(OVERLAYS.iter().map(|overlay| format!("overlays/{overlay}")))
@@ -220,7 +208,7 @@ async fn assert_access(
 
 /// Applies the RBAC objects `kustomize` renders for `root`, for real.
 fn apply_rbac(api: &ApiServer, root: &str) {
-    let objects: Vec<String> = kustomize(root)
+    let objects: Vec<Value> = kustomize(root)
         .into_iter()
         .filter(|o| {
             matches!(
@@ -234,9 +222,8 @@ fn apply_rbac(api: &ApiServer, root: &str) {
                 )
             )
         })
-        .map(|o| o.to_string())
         .collect();
-    api.apply_yaml(&objects.join("\n---\n"));
+    api.apply(&objects);
 }
 
 /// The webhook's bindings, removed between overlays so each is judged alone.
@@ -258,7 +245,7 @@ fn unbind_webhook_account(api: &ApiServer) {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_service_account_may_do_what_its_code_does_and_nothing_it_must_not() {
     let api = apiserver::shared();
-    ensure_namespaces(api, &[NAMESPACE]);
+    api.ensure_namespaces(&[NAMESPACE]);
     let client = api.client().await;
     let overlays = repository().join("manifests/overlays");
     let overlay = |name: &str| overlays.join(name).display().to_string();

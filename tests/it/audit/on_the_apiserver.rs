@@ -6,9 +6,9 @@
 //! the ServiceAccount may not list (exit 2, the other kinds still audited); and Cluster
 //! API objects judged in their AWSCluster's region.
 
-use crate::audit::objects::{M5_MACHINESET_FINDING, PROVIDER, audit_fixture, set, worker_machine};
-use crate::common::apiserver::{self, ApiServer, printed, writing_machines};
-use crate::common::{fixture, yaml_documents};
+use crate::audit::objects::{M5_MACHINESET_FINDING, PROVIDER, audit_fixture, worker_machine};
+use crate::common::apiserver::{self, ApiServer, for_create, printed, writing_machines};
+use crate::common::{fixture, fixture_object, yaml_documents};
 use serde_json::Value;
 use std::process::Output;
 
@@ -17,72 +17,42 @@ const OVERLAY_NAMESPACE: &str = "machine-efa-webhook";
 
 /// The `audit-cronjob` component's ServiceAccount and RBAC (its files as written),
 /// applied; with `rename` = (suffix, resource), a copy under other names with
-/// `resource` taken out of its ClusterRole. Returns the account's namespace and name.
-fn apply_audit_rbac(api: &ApiServer, rename: Option<(&str, &str)>) -> (String, String) {
+/// `resource` taken out of its ClusterRole. Returns the account's name; its namespace
+/// is [`OVERLAY_NAMESPACE`].
+fn apply_audit_rbac(api: &ApiServer, rename: Option<(&str, &str)>) -> String {
     let component =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/components/audit-cronjob");
     let mut objects: Vec<Value> = ["serviceaccount.yaml", "rbac.yaml"]
         .iter()
         .flat_map(|file| yaml_documents(&std::fs::read_to_string(component.join(file)).unwrap()))
         .collect();
-    let namespace = OVERLAY_NAMESPACE.to_owned();
-    let mut account = SERVICE_ACCOUNT.to_owned();
-    if let Some((suffix, drop_resource)) = rename {
-        account = format!("{SERVICE_ACCOUNT}-{suffix}");
-        for object in &mut objects {
-            let name = format!("{}-{suffix}", object["metadata"]["name"].as_str().unwrap());
-            object["metadata"]["name"] = name.clone().into();
-            match object["kind"].as_str().unwrap() {
-                "ClusterRole" => {
-                    for rule in object["rules"].as_array_mut().unwrap() {
-                        let resources = rule["resources"].as_array_mut().unwrap();
-                        resources.retain(|r| r != drop_resource);
-                    }
+    assert_eq!(objects[0]["metadata"]["namespace"], OVERLAY_NAMESPACE);
+    let Some((suffix, drop_resource)) = rename else {
+        api.ensure_namespaces(&[OVERLAY_NAMESPACE]);
+        api.apply(&objects);
+        return SERVICE_ACCOUNT.to_owned();
+    };
+    let renamed = |name: &Value| format!("{}-{suffix}", name.as_str().unwrap());
+    let account = format!("{SERVICE_ACCOUNT}-{suffix}");
+    for object in &mut objects {
+        object["metadata"]["name"] = renamed(&object["metadata"]["name"]).into();
+        match object["kind"].as_str().unwrap() {
+            "ClusterRole" => {
+                for rule in object["rules"].as_array_mut().unwrap() {
+                    let resources = rule["resources"].as_array_mut().unwrap();
+                    resources.retain(|r| r != drop_resource);
                 }
-                "ClusterRoleBinding" => {
-                    object["roleRef"]["name"] =
-                        format!("machine-efa-webhook-audit-reports-{suffix}").into();
-                    object["subjects"][0]["name"] = account.clone().into();
-                }
-                _ => {}
             }
+            "ClusterRoleBinding" => {
+                object["roleRef"]["name"] = renamed(&object["roleRef"]["name"]).into();
+                object["subjects"][0]["name"] = account.clone().into();
+            }
+            _ => {}
         }
     }
-    assert_eq!(objects[0]["metadata"]["namespace"], OVERLAY_NAMESPACE);
-    let namespace_object = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-    let stream: Vec<String> = std::iter::once(&namespace_object)
-        .chain(&objects)
-        .map(Value::to_string)
-        .collect();
-    api.apply_yaml(&stream.join("\n---\n"));
-    (namespace, account)
-}
-
-/// A stored object made ready for a CREATE in `namespace`; without finalizers, which no
-/// controller here would remove.
-fn for_create(mut object: Value, namespace: &str) -> Value {
-    let metadata = object["metadata"].as_object_mut().unwrap();
-    for system in [
-        "uid",
-        "resourceVersion",
-        "creationTimestamp",
-        "generation",
-        "managedFields",
-        "finalizers",
-        "ownerReferences",
-    ] {
-        metadata.remove(system);
-    }
-    metadata.insert("namespace".into(), namespace.into());
-    object.as_object_mut().unwrap().remove("status");
-    object
-}
-
-fn create(api: &ApiServer, objects: &[Value]) {
-    let stream: Vec<String> = objects.iter().map(Value::to_string).collect();
-    let mut command = api.kubectl();
-    command.args(["create", "-f", "-"]);
-    apiserver::run_with_input(&mut command, &stream.join("\n"));
+    api.ensure_namespaces(&[OVERLAY_NAMESPACE]);
+    api.apply(&objects);
+    account
 }
 
 fn audit(kubeconfig: &std::path::Path, args: &[&str]) -> Output {
@@ -123,13 +93,9 @@ fn seed(api: &ApiServer, namespace: &str) -> (Vec<String>, String) {
         .map(|m| m["metadata"]["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(bad.len(), 3);
-    let mut machineset = for_create(
-        fixture("machineset-create-efa-m5.json")["request"]["object"].clone(),
-        namespace,
-    );
-    set(&mut machineset, "/metadata/name", "efa-m5".into());
-    create(api, &machines);
-    create(api, &[machineset]);
+    let machineset = fixture_object("machineset-create-efa-m5.json", namespace, "efa-m5");
+    api.apply(&machines);
+    api.apply(&[machineset]);
     (bad, "efa-m5".into())
 }
 
@@ -137,10 +103,8 @@ fn seed(api: &ApiServer, namespace: &str) -> (Vec<String>, String) {
 async fn audit_pages_through_the_api_server_and_keeps_policy_reports_as_the_cronjobs_account() {
     let _no_admission = writing_machines().await;
     let api = apiserver::shared();
-    let (account_namespace, account) = apply_audit_rbac(api, None);
-    let token = api
-        .service_account_token(&account_namespace, &account)
-        .await;
+    let account = apply_audit_rbac(api, None);
+    let token = api.service_account_token(OVERLAY_NAMESPACE, &account).await;
     let kubeconfig = api.kubeconfig_for("audit-cronjob", &token);
     let namespace = api.namespace("audit").await;
     let ns = namespace.as_str();
@@ -197,7 +161,7 @@ async fn audit_pages_through_the_api_server_and_keeps_policy_reports_as_the_cron
     };
     // Kyverno's report in the same namespace is not ours: never touched.
     let kyverno = for_create(audit_fixture("policyreport-kyverno.json"), ns);
-    create(api, std::slice::from_ref(&kyverno));
+    api.apply(std::slice::from_ref(&kyverno));
     let kyverno_name = kyverno["metadata"]["name"].as_str().unwrap().to_owned();
     let kyverno_version =
         api.get("policyreport", ns, &kyverno_name)["metadata"]["resourceVersion"].clone();
@@ -275,11 +239,8 @@ async fn audit_pages_through_the_api_server_and_keeps_policy_reports_as_the_cron
 async fn a_kind_the_account_may_not_list_exits_2_and_the_rest_is_audited() {
     let _no_admission = writing_machines().await;
     let api = apiserver::shared();
-    let (account_namespace, account) =
-        apply_audit_rbac(api, Some(("no-templates", "awsmachinetemplates")));
-    let token = api
-        .service_account_token(&account_namespace, &account)
-        .await;
+    let account = apply_audit_rbac(api, Some(("no-templates", "awsmachinetemplates")));
+    let token = api.service_account_token(OVERLAY_NAMESPACE, &account).await;
     let kubeconfig = api.kubeconfig_for("audit-no-templates", &token);
     let namespace = api.namespace("audit-forbidden").await;
     let ns = namespace.as_str();
@@ -314,7 +275,7 @@ async fn a_kind_the_account_may_not_list_exits_2_and_the_rest_is_audited() {
         said.contains("awsmachinetemplates")
             && said.contains("forbidden")
             && said.contains(&format!(
-                "system:serviceaccount:{account_namespace}:{account}"
+                "system:serviceaccount:{OVERLAY_NAMESPACE}:{account}"
             )),
         "{said}"
     );
@@ -335,14 +296,11 @@ async fn cluster_api_objects_are_judged_in_their_awsclusters_region() {
     let namespace = api.namespace("audit-capa").await;
     let ns = namespace.as_str();
     let object = |name: &str| for_create(fixture(name)["request"]["object"].clone(), ns);
-    create(
-        api,
-        &[
-            for_create(audit_fixture("awscluster-capi-prod.json"), ns),
-            object("awsmachine-create-efa-m5.json"),
-            object("awsmachinetemplate-create-efa-hpc6a.json"),
-        ],
-    );
+    api.apply(&[
+        for_create(audit_fixture("awscluster-capi-prod.json"), ns),
+        object("awsmachine-create-efa-m5.json"),
+        object("awsmachinetemplate-create-efa-hpc6a.json"),
+    ]);
     // hpc6a.48xlarge has EFA and is offered in us-east-2, not us-east-1: with
     // `--unknown-instance-type deny` the region decides whether it is a finding.
     let args = ["--namespace", ns, "--unknown-instance-type", "deny"];

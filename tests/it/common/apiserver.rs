@@ -223,12 +223,8 @@ impl ApiServer {
 
     /// kubectl (built with the API server) as cluster admin.
     pub fn kubectl(&self) -> Command {
-        self.kubectl_with(&self.kubeconfig)
-    }
-
-    pub fn kubectl_with(&self, kubeconfig: &Path) -> Command {
         let mut command = Command::new(binary("kubectl"));
-        command.arg("--kubeconfig").arg(kubeconfig);
+        command.arg("--kubeconfig").arg(&self.kubeconfig);
         command
     }
 
@@ -308,11 +304,24 @@ impl ApiServer {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
-    /// Applies every document of `yaml` with kubectl (server-side).
-    pub fn apply_yaml(&self, yaml: &str) {
+    /// Applies `objects` with kubectl (server-side, so applying them again is a no-op).
+    pub fn apply(&self, objects: &[Value]) {
+        let stream: Vec<String> = objects.iter().map(Value::to_string).collect();
         let mut apply = self.kubectl();
         apply.args(["apply", "--server-side", "--field-manager=tests", "-f", "-"]);
-        run_with_input(&mut apply, yaml);
+        run_with_input(&mut apply, &stream.join("\n---\n"));
+    }
+
+    /// Namespaces that must exist (a server-side dry run of a namespaced object needs
+    /// its namespace), made if missing.
+    pub fn ensure_namespaces(&self, names: &[&str]) {
+        let namespaces: Vec<Value> = names
+            .iter()
+            .map(
+                |name| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+            )
+            .collect();
+        self.apply(&namespaces);
     }
 
     /// Registers the Mutating/ValidatingWebhookConfigurations of `overlay` as the
@@ -348,8 +357,7 @@ impl ApiServer {
             2,
             "{overlay}: a mutating and a validating configuration"
         );
-        let stream: Vec<String> = configurations.iter().map(Value::to_string).collect();
-        self.apply_yaml(&stream.join("\n---\n"));
+        self.apply(&configurations);
         Registered {
             server: self,
             names,
@@ -422,16 +430,15 @@ pub fn run_with_input(command: &mut Command, input: &str) -> String {
     let output = output_with_input(command, input);
     assert!(
         output.status.success(),
-        "{command:?} failed ({}):\n{}{}",
+        "{command:?} failed ({}):\n{}",
         output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        printed(&output)
     );
     String::from_utf8(output.stdout).unwrap()
 }
 
 /// Runs `command` with `input` on its stdin, whatever its exit.
-pub fn output_with_input(command: &mut Command, input: &str) -> std::process::Output {
+pub fn output_with_input(command: &mut Command, input: &str) -> Output {
     use std::io::Write;
     let mut child = command
         .stdin(Stdio::piped())
@@ -446,6 +453,26 @@ pub fn output_with_input(command: &mut Command, input: &str) -> std::process::Ou
         .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// A stored object (a fixture) made ready for a CREATE in `namespace`: without what the
+/// API server sets, and without finalizers, which no controller here would remove.
+pub fn for_create(mut object: Value, namespace: &str) -> Value {
+    let metadata = object["metadata"].as_object_mut().unwrap();
+    for system in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "generation",
+        "managedFields",
+        "finalizers",
+        "ownerReferences",
+    ] {
+        metadata.remove(system);
+    }
+    metadata.insert("namespace".into(), namespace.into());
+    object.as_object_mut().unwrap().remove("status");
+    object
 }
 
 /// The objects `kubectl kustomize DIR` renders, as JSON.

@@ -206,6 +206,14 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The object of the review fixture `fixture_name`, named `name` in `namespace`.
+pub fn fixture_object(fixture_name: &str, namespace: &str, name: &str) -> Value {
+    let mut object = fixture(fixture_name)["request"]["object"].clone();
+    object["metadata"]["namespace"] = namespace.into();
+    object["metadata"]["name"] = name.into();
+    object
+}
+
 /// The moto endpoint `make test` started (tests/moto/with_moto.sh).
 pub fn moto_endpoint() -> String {
     std::env::var("MOTO_ENDPOINT")
